@@ -1,0 +1,83 @@
+// Stream deframer: bytes in (any chunking, one byte at a time works), frames and errors out.
+//
+// Rules (PROTOCOL-NOTES §1.1, decisions in m2m-protocol.7 "DEFRAMING"):
+//  * a candidate frame runs from a 0x55 to the next 0x55; `55 55` (empty pair) means the
+//    second 0x55 starts the next frame;
+//  * bytes outside a candidate are garbage: reported once per run as kind `garbage` with the
+//    count (`skipped`);
+//  * a candidate whose length field matches its size is a delimited frame: it is either good
+//    or reported (bad_crc, bad token length) and its closing 0x55 is consumed as its tail;
+//  * otherwise (bad_length, bad_escape) the closing 0x55 is taken as the head of the next
+//    frame, which is how the deframer resynchronises after joining a stream mid-frame. While
+//    resynchronising, further undelimited candidates are counted as garbage, not as frames;
+//  * a candidate longer than 1400 unescaped bytes is reported as too_long and skipped up to the
+//    next 0x55; at most 2 x 1400 bytes of a partial frame are ever buffered;
+//  * finish() reports a partial frame as `truncated`.
+//
+// Usage:
+//   Deframer d;                      d.finish();
+//   d.feed(chunk);                   while (d.next(ev)) …
+//   while (d.next(ev)) handle(ev);
+// The chunk must stay valid until next() returns false. Views in an event are valid until the
+// next call to next().
+#pragma once
+
+#include <cstdint>
+
+#include "m2m/frame.hpp"
+
+namespace m2m::ai {
+
+struct DeframeEvent {
+  bool ok = false;          // true: `frame` is a valid decoded frame
+  FrameView frame;          // ok: views into `unescaped`
+  ByteView unescaped;       // ok: the unescaped frame, head to tail
+  ByteView raw;             // wire bytes of the frame or bad candidate (empty for garbage)
+  std::uint64_t offset = 0; // stream offset of raw[0], or of the first skipped byte
+  std::uint64_t skipped = 0;// garbage: bytes skipped; too_long: bytes discarded
+  Error error;              // !ok
+};
+
+class Deframer {
+ public:
+  explicit Deframer(CrcVariant crc = CrcVariant::modbus) : crc_(crc) {}
+
+  void feed(ByteView chunk);
+  void finish();  // end of input: flush garbage and report a partial frame
+  bool next(DeframeEvent& ev);
+
+  std::uint64_t offset() const { return base_ + pos_; }  // bytes consumed so far
+  bool idle() const { return !in_frame_ && partial_.empty() && garbage_ == 0; }
+  std::size_t buffered() const { return partial_.size(); }
+  void release_memory();  // drop buffer capacity when idle (for many mostly-idle sessions)
+
+ private:
+  bool close_candidate(ByteView raw, std::size_t tail_index, DeframeEvent& ev);
+  void start_candidate(std::size_t head_index, bool reused);
+  void stash(const std::uint8_t* from, std::size_t n);
+  void add_garbage(std::uint64_t at, std::uint64_t n);
+  bool emit(DeframeEvent& ev, DeframeEvent&& e);
+  bool emit_garbage(DeframeEvent& ev);
+
+  CrcVariant crc_;
+  ByteView in_;
+  std::size_t pos_ = 0;        // next unread index in in_
+  std::uint64_t base_ = 0;     // stream offset of in_[0]
+  bool in_frame_ = false;      // a head has been seen
+  bool discarding_ = false;    // too_long: dropping bytes up to the next 0x55
+  bool resync_ = false;        // after an undelimited bad candidate
+  bool head_reused_ = false;   // current head was the previous candidate's closing 0x55
+  bool eof_ = false;
+  std::size_t cand_begin_ = 0; // index in in_ of the head, when partial_ is empty
+  std::uint64_t cand_off_ = 0; // stream offset of the head
+  std::uint64_t garbage_ = 0;  // pending garbage count
+  std::uint64_t garbage_off_ = 0;
+  std::uint64_t discarded_ = 0;
+  Bytes partial_;              // escaped bytes of a candidate that spans chunks
+  Bytes event_raw_;            // raw bytes handed out in the current event
+  Bytes unescaped_;            // unescaped frame handed out in the current event
+  DeframeEvent queued_;        // an event that waits behind a garbage report
+  bool has_queued_ = false;
+};
+
+}  // namespace m2m::ai

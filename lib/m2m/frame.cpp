@@ -1,0 +1,178 @@
+#include "m2m/frame.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace m2m::ai {
+namespace {
+
+inline void put_escaped(Bytes& out, std::uint8_t b) {
+  if (b == kHead) {
+    out.push_back(kEscape);
+    out.push_back(0x01);
+  } else if (b == kEscape) {
+    out.push_back(kEscape);
+    out.push_back(0x02);
+  } else {
+    out.push_back(b);
+  }
+}
+
+}  // namespace
+
+std::size_t unescaped_size(const FrameView& f) {
+  std::size_t n = kHeaderSize + f.data.size() + 3;
+  if (has_token_field(f.cls, f.cmd)) n += 1 + f.token.size();
+  return n;
+}
+
+Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
+  const bool tok = has_token_field(f.cls, f.cmd);
+  if (tok && f.token.size() > 255)
+    return fail(ErrorKind::bad_value, "token is " + std::to_string(f.token.size()) + " bytes; the field holds at most 255");
+  const std::size_t len = unescaped_size(f);
+  if (len > kMaxFrame)
+    return fail(ErrorKind::too_long, "frame would be " + std::to_string(len) + " bytes; the protocol limit is " +
+                                         std::to_string(kMaxFrame) + " (data at most " +
+                                         std::to_string(kMaxFrame - (len - f.data.size())) + " bytes here)");
+  // Build unescaped first (CRC needs it), then escape into `out`.
+  std::uint8_t buf[kMaxFrame];
+  std::size_t n = 0;
+  buf[n++] = kHead;
+  buf[n++] = static_cast<std::uint8_t>(len);
+  buf[n++] = static_cast<std::uint8_t>(len >> 8);
+  buf[n++] = f.cls;
+  buf[n++] = f.cmd;
+  buf[n++] = static_cast<std::uint8_t>(f.seq);
+  buf[n++] = static_cast<std::uint8_t>(f.seq >> 8);
+  buf[n++] = static_cast<std::uint8_t>(f.ext);
+  buf[n++] = static_cast<std::uint8_t>(f.ext >> 8);
+  buf[n++] = f.status;
+  for (int s = 56; s >= 0; s -= 8) buf[n++] = static_cast<std::uint8_t>(f.device >> s);
+  if (tok) {
+    buf[n++] = static_cast<std::uint8_t>(f.token.size());
+    if (!f.token.empty()) std::memcpy(buf + n, f.token.data(), f.token.size());
+    n += f.token.size();
+  }
+  if (!f.data.empty()) std::memcpy(buf + n, f.data.data(), f.data.size());
+  n += f.data.size();
+  std::uint16_t c = crc16(crc, ByteView(buf, n));
+  buf[n++] = static_cast<std::uint8_t>(c);
+  buf[n++] = static_cast<std::uint8_t>(c >> 8);
+  buf[n++] = kHead;
+
+  out.reserve(out.size() + n + 16);
+  out.push_back(kHead);
+  for (std::size_t i = 1; i + 1 < n; ++i) put_escaped(out, buf[i]);
+  out.push_back(kHead);
+  return {};
+}
+
+Result<void> unescape(ByteView in, Bytes& out) {
+  out.clear();
+  if (in.size() < 2 || in.front() != kHead || in.back() != kHead)
+    return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  out.reserve(in.size());
+  out.push_back(kHead);
+  const std::uint8_t* p = in.data() + 1;
+  const std::uint8_t* end = in.data() + in.size() - 1;
+  while (p < end) {
+    const void* hit = std::memchr(p, kEscape, static_cast<std::size_t>(end - p));
+    const std::uint8_t* e = hit ? static_cast<const std::uint8_t*>(hit) : end;
+    out.insert(out.end(), p, e);
+    if (e == end) break;
+    std::uint64_t at = static_cast<std::uint64_t>(e - in.data());
+    if (e + 1 >= end) return fail(ErrorKind::bad_escape, "escape byte 0x54 right before the tail", at);
+    if (e[1] == 0x01) out.push_back(kHead);
+    else if (e[1] == 0x02) out.push_back(kEscape);
+    else {
+      char msg[64];
+      std::snprintf(msg, sizeof msg, "escape byte 0x54 followed by 0x%02X (expected 01 or 02)", e[1]);
+      return fail(ErrorKind::bad_escape, msg, at);
+    }
+    p = e + 2;
+  }
+  out.push_back(kHead);
+  return {};
+}
+
+Result<FrameView> decode(ByteView u, CrcVariant crc) {
+  const std::size_t n = u.size();
+  if (n > kMaxFrame)
+    return fail(ErrorKind::too_long, std::to_string(n) + " bytes; the protocol limit is " + std::to_string(kMaxFrame));
+  if (n < kMinFrame)
+    return fail(ErrorKind::bad_length, std::to_string(n) + " bytes is shorter than the smallest frame (" +
+                                           std::to_string(kMinFrame) + ")");
+  if (u[0] != kHead || u[n - 1] != kHead) return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  const std::size_t len = get_le16(&u[1]);
+  if (len != n)
+    return fail(ErrorKind::bad_length,
+                "length field says " + std::to_string(len) + " bytes, frame has " + std::to_string(n), 1);
+  const std::uint16_t want = get_le16(&u[n - 3]);
+  const std::uint16_t got = crc16(crc, u.first(n - 3));
+  if (want != got) {
+    char msg[96];
+    std::snprintf(msg, sizeof msg, "CRC %04X in frame, %04X computed (%s)", want, got,
+                  std::string(to_string(crc)).c_str());
+    return fail(ErrorKind::bad_crc, msg, n - 3);
+  }
+  FrameView f;
+  f.cls = u[3];
+  f.cmd = u[4];
+  f.seq = get_le16(&u[5]);
+  f.ext = get_le16(&u[7]);
+  f.status = u[9];
+  f.device = get_be64(&u[10]);
+  std::size_t at = kHeaderSize;
+  const std::size_t body_end = n - 3;
+  if (has_token_field(f.cls, f.cmd)) {
+    if (at >= body_end) return fail(ErrorKind::bad_length, "frame ends before its token field", at);
+    const std::size_t tl = u[at];
+    if (at + 1 + tl > body_end)
+      return fail(ErrorKind::bad_length,
+                  "token length " + std::to_string(tl) + " runs past the end of the frame", at);
+    f.token = u.subspan(at + 1, tl);
+    at += 1 + tl;
+  }
+  f.data = u.subspan(at, body_end - at);
+  return f;
+}
+
+std::string format_device(std::uint64_t id) {
+  Bytes b;
+  put_be64(b, id);
+  return to_hex(b);
+}
+
+Result<std::uint64_t> parse_device(std::string_view s) {
+  std::string digits;
+  if (s.find(':') != std::string_view::npos || s.find('-') != std::string_view::npos) {
+    // MAC notation: six groups of two hex digits.
+    int groups = 0;
+    std::size_t i = 0;
+    while (i <= s.size()) {
+      std::size_t j = s.find_first_of(":-", i);
+      if (j == std::string_view::npos) j = s.size();
+      if (j - i != 2) break;
+      digits.append(s.substr(i, 2));
+      ++groups;
+      i = j + 1;
+    }
+    if (groups != 6 || digits.size() != 12)
+      return fail(ErrorKind::bad_value, "not a device id or MAC: '" + std::string(s) + "'");
+  } else {
+    if (s.starts_with("0x") || s.starts_with("0X")) s.remove_prefix(2);
+    if (s.empty() || s.size() > 16)
+      return fail(ErrorKind::bad_value, "device id '" + std::string(s) + "' must be 1-16 hex digits or a MAC");
+    digits.assign(s);
+  }
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+    if (d < 0) return fail(ErrorKind::bad_value, "device id '" + std::string(s) + "' is not hex");
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  return v;
+}
+
+}  // namespace m2m::ai
