@@ -1,0 +1,65 @@
+// Shared CLI plumbing: one exit-code table, one error format, one set of common options.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "core/crc16.hpp"
+
+namespace m2m::cli {
+
+// DESIGN.md "Exit codes", identical for every program and documented in every man page.
+enum Exit : int {
+  ok = 0,
+  failure = 1,      // runtime failure
+  usage = 2,        // usage error
+  protocol = 3,     // protocol/decode error in the input or a reply
+  timed_out = 4,
+  refused = 5,      // login rejected, status fail
+  unavailable = 6,  // device or port unavailable
+  interrupted_exit = 130,
+};
+
+// The exit-status section text shared by man pages and --help footers.
+extern const char* const kExitCodesHelp;
+
+// "prog: error: message" on stderr (and warning/note variants).
+void error(std::string_view prog, std::string_view message);
+void warning(std::string_view prog, std::string_view message);
+
+// Sets up -h/--help, -V/--version ("prog (m2m-toolkit) X, codec vN") and the exit-codes
+// footer on a fresh app.
+void setup_app(CLI::App& app, std::string_view prog);
+
+// Parses argv; returns -1 to continue, or the exit code (0 for --help/--version, 2 for a
+// usage error, with CLI11's message on stderr in the "prog: error:" form).
+int parse(CLI::App& app, std::string_view prog, int argc, char** argv);
+
+// Options taking units: durations "500ms"/"2s"/"5m", counts "100"/"10k"/"1M".
+CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& out,
+                          const std::string& desc);
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& out, const std::string& desc);
+CLI::Option* add_crc(CLI::App& app, CrcVariant& out);  // --crc modbus|ccitt-false|xmodem
+
+// ISO-8601 UTC with milliseconds: "2026-11-21T00:12:00.123Z".
+std::string timestamp_now();
+
+bool stdout_is_terminal();
+bool stderr_is_terminal();
+bool color_allowed();  // a terminal and NO_COLOR unset
+
+// SIGINT/SIGTERM set a flag instead of killing the process; programs poll interrupted().
+void install_interrupt_flag();
+bool interrupted();
+
+// Writes one line (adds '\n') to stdout and flushes; returns false when stdout is gone
+// (EPIPE), so a program in a pipe stops quietly.
+bool write_line(std::string_view line);
+
+}  // namespace m2m::cli
