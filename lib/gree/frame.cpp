@@ -226,9 +226,9 @@ std::optional<StreamReader::Item> StreamReader::next() {
     if (c == Candidate::need_more) return std::nullopt;
     return take(buf_[at] == kStatusStart ? kStatusSize : kRequestSize, true);
   }
-  // Nothing plausible in the buffer: all of it is garbage (report it now, so a noisy
-  // line does not grow the buffer).
-  if (buffered() > 0) return take(buffered(), false);
+  // Nothing plausible in the buffer: hold the garbage so a run is reported once, but not
+  // beyond kMaxGarbageRun bytes, so a noisy line never grows the buffer.
+  if (buffered() >= kMaxGarbageRun) return take(buffered(), false);
   return std::nullopt;
 }
 

@@ -79,7 +79,8 @@ Result<Status> decode_status(ByteView frame, Checksum ck = Checksum::sum8);
 // Cuts frames out of a byte stream: a frame starts with a start code (0x05/06/07/0A request,
 // 0x08 status), has only ASCII hex digits up to its end code and ends with 0x0D / 0x0F.
 // Anything else is skipped and reported once per run as `garbage`, so the reader resyncs on
-// the next plausible frame. Content (checksum, digits) is checked by the decoders.
+// the next plausible frame (a run is held until a plausible frame start follows it, it
+// reaches kMaxGarbageRun bytes, or finish()). Content (checksum, digits) is checked by the decoders.
 class StreamReader {
  public:
   struct Item {
@@ -94,6 +95,7 @@ class StreamReader {
   // End of input: whatever is left, as garbage (or nullopt when nothing is).
   std::optional<Item> finish();
   std::size_t buffered() const { return buf_.size() - pos_; }
+  static constexpr std::size_t kMaxGarbageRun = 64;
 
  private:
   enum class Candidate { frame, need_more, no };

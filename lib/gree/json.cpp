@@ -241,6 +241,7 @@ Result<void> apply_remote_fields(const Json& in, RemoteCode& c) {
     } else if (it->is_number()) {
       const double h = it->get<double>();
       const double halves = h * 2;
+      if (c.timer_on() && halves == c.timer_half_hours()) return {};  // as the bytes already say
       if (!(halves >= 1 && halves <= kMaxTimerHalfHours) || std::floor(halves) != halves)
         return bad("timer must be null or 0.5..24 hours in half-hour steps");
       if (!c.timer_on() || c.timer_half_hours() != static_cast<int>(halves)) c.set_timer(static_cast<int>(halves));
