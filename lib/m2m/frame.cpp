@@ -71,27 +71,35 @@ Result<void> unescape(ByteView in, Bytes& out) {
   out.clear();
   if (in.size() < 2 || in.front() != kHead || in.back() != kHead)
     return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
-  out.reserve(in.size());
-  out.push_back(kHead);
+  // Unescaping only shrinks: size once, copy runs between escapes, trim at the end.
+  out.resize(in.size());
+  std::uint8_t* o = out.data();
+  *o++ = kHead;
   const std::uint8_t* p = in.data() + 1;
   const std::uint8_t* end = in.data() + in.size() - 1;
   while (p < end) {
     const void* hit = std::memchr(p, kEscape, static_cast<std::size_t>(end - p));
     const std::uint8_t* e = hit ? static_cast<const std::uint8_t*>(hit) : end;
-    out.insert(out.end(), p, e);
+    std::memcpy(o, p, static_cast<std::size_t>(e - p));
+    o += e - p;
     if (e == end) break;
     std::uint64_t at = static_cast<std::uint64_t>(e - in.data());
-    if (e + 1 >= end) return fail(ErrorKind::bad_escape, "escape byte 0x54 right before the tail", at);
-    if (e[1] == 0x01) out.push_back(kHead);
-    else if (e[1] == 0x02) out.push_back(kEscape);
+    if (e + 1 >= end) {
+      out.clear();
+      return fail(ErrorKind::bad_escape, "escape byte 0x54 right before the tail", at);
+    }
+    if (e[1] == 0x01) *o++ = kHead;
+    else if (e[1] == 0x02) *o++ = kEscape;
     else {
+      out.clear();
       char msg[64];
       std::snprintf(msg, sizeof msg, "escape byte 0x54 followed by 0x%02X (expected 01 or 02)", e[1]);
       return fail(ErrorKind::bad_escape, msg, at);
     }
     p = e + 2;
   }
-  out.push_back(kHead);
+  *o++ = kHead;
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return {};
 }
 
