@@ -107,14 +107,15 @@ Result<FrameView> decode(ByteView u, CrcVariant crc) {
   const std::size_t n = u.size();
   if (n > kMaxFrame)
     return fail(ErrorKind::too_long, std::to_string(n) + " bytes; the protocol limit is " + std::to_string(kMaxFrame));
-  if (n < kMinFrame)
-    return fail(ErrorKind::bad_length, std::to_string(n) + " bytes is shorter than the smallest frame (" +
-                                           std::to_string(kMinFrame) + ")");
-  if (u[0] != kHead || u[n - 1] != kHead) return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  if (n < 3 || u[0] != kHead || u[n - 1] != kHead) return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  // The length field first: "says 16, has 5" tells more than "shorter than 21".
   const std::size_t len = get_le16(&u[1]);
   if (len != n)
     return fail(ErrorKind::bad_length,
                 "length field says " + std::to_string(len) + " bytes, frame has " + std::to_string(n), 1);
+  if (n < kMinFrame)
+    return fail(ErrorKind::bad_length, std::to_string(n) + " bytes is shorter than the smallest frame (" +
+                                           std::to_string(kMinFrame) + ")", 1);
   const std::uint16_t want = get_le16(&u[n - 3]);
   const std::uint16_t got = crc16(crc, u.first(n - 3));
   if (want != got) {
