@@ -577,3 +577,64 @@ TEST_CASE("deframer: offsets after escapes and in later chunks are wire offsets"
   CHECK(ev[3].ok);
   CHECK(ev[3].offset == at + good.size() + re.size());  // its own head (after an empty pair)
 }
+
+TEST_CASE("deframer: random streams of frame pieces - chunking never changes the events") {
+  std::mt19937 rng(99);
+  for (int iter = 0; iter < 150; ++iter) {
+    Bytes in;
+    std::size_t good_frames = 0;
+    const int pieces = 1 + static_cast<int>(rng() % 12);
+    for (int p = 0; p < pieces; ++p) {
+      Bytes w = wire(make(static_cast<std::uint8_t>(0xA0 + (rng() % 2) * 0x0A), static_cast<std::uint8_t>(rng() % 3),
+                          static_cast<std::uint16_t>(rng()), Bytes(rng() % 50, static_cast<std::uint8_t>(rng()))));
+      switch (rng() % 6) {
+        case 0: case 1: append(in, w); ++good_frames; break;
+        case 2: w.resize(1 + rng() % w.size()); append(in, w); break;            // cut short
+        case 3: w[1 + rng() % (w.size() - 2)] = static_cast<std::uint8_t>(rng()); append(in, w); break;  // any byte hit
+        case 4: for (int k = 0; k < 1 + static_cast<int>(rng() % 40); ++k) in.push_back(0x53 + rng() % 4); break;
+        case 5: in.resize(in.size() + rng() % 3500, static_cast<std::uint8_t>(rng())); break;  // long run
+      }
+    }
+    auto whole = run_whole(in);
+    std::vector<std::size_t> sizes;
+    for (int i = 0; i < 16; ++i) sizes.push_back(1 + rng() % 200);
+    INFO("iteration " << iter);
+    REQUIRE(run(in, sizes) == whole);
+    REQUIRE(run(in, {1}) == whole);
+    // Every reported frame is genuine: its raw bytes decode on their own.
+    std::size_t ok = 0;
+    for (auto& e : whole)
+      if (e.ok) {
+        ++ok;
+        auto raw = parse_hex(e.raw);
+        Bytes un;
+        REQUIRE(unescape(*raw, un));
+        REQUIRE(decode(un));
+      }
+    CHECK(ok <= good_frames + static_cast<std::size_t>(pieces));
+  }
+}
+
+TEST_CASE("deframer: idle() and release_memory()") {
+  Bytes f = wire(make(cls::link, 0x01, 1, {}));
+  Deframer d;
+  CHECK(d.idle());
+  d.feed(ByteView(f).first(5));
+  DeframeEvent ev;
+  CHECK_FALSE(d.next(ev));
+  CHECK_FALSE(d.idle());
+  CHECK(d.buffered() == 5);
+  d.release_memory();  // keeps a partial frame
+  CHECK(d.buffered() == 5);
+  d.feed(ByteView(f).subspan(5));
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK_FALSE(d.next(ev));
+  CHECK(d.idle());
+  CHECK(d.buffered() == 0);
+  d.release_memory();
+  d.feed(f);
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK(d.offset() == 2 * f.size());
+}
