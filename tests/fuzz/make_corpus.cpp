@@ -2,7 +2,8 @@
 // change):
 //   g++ -std=c++23 -Ilib tests/fuzz/make_corpus.cpp lib/core/*.cpp lib/m2m/frame.cpp -o /tmp/make_corpus
 //   /tmp/make_corpus tests/fuzz/corpus
-// deframer/: byte 0 = CRC variant + chunking seed (see deframer_fuzz.cpp), then wire bytes.
+// deframer/: byte 0 = CRC variant, bytes 1-3 = chunk sizes (see deframer_fuzz.cpp), then the
+//            wire bytes.
 // json/:     frame objects as m2m-decode prints them and as people write them by hand.
 #include <cstdio>
 #include <filesystem>
@@ -37,8 +38,17 @@ void write(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-void write_stream(const fs::path& dir, const std::string& name, std::uint8_t control, const std::vector<Bytes>& parts) {
-  std::string s(1, static_cast<char>(control));
+// Chunk bytes c give (c % 97) + 1 bytes per feed(): {0, 0, 0} feeds one byte at a time.
+struct Header {
+  CrcVariant crc;
+  std::uint8_t chunks[3];
+};
+constexpr Header kWhole{CrcVariant::modbus, {96, 96, 96}}, kBytewise{CrcVariant::modbus, {0, 0, 0}},
+    kOdd{CrcVariant::modbus, {6, 22, 1}};
+
+void write_stream(const fs::path& dir, const std::string& name, Header h, const std::vector<Bytes>& parts) {
+  std::string s = {static_cast<char>(h.crc), static_cast<char>(h.chunks[0]), static_cast<char>(h.chunks[1]),
+                   static_cast<char>(h.chunks[2])};
   for (const Bytes& b : parts) s.append(b.begin(), b.end());
   write(dir / name, s);
 }
@@ -68,18 +78,18 @@ int main(int argc, char** argv) {
   const Bytes truncated(heartbeat.begin(), heartbeat.begin() + 12);
   const Bytes garbage = {0x00, 0x13, 0x54, 0xFF};
 
-  write_stream(deframer, "login", 0x00, {login});
-  write_stream(deframer, "login_ok_chunked", 0x04, {login_ok});
-  write_stream(deframer, "uplink_escapes", 0x00, {uplink});
-  write_stream(deframer, "relay_bytewise", 0x08, {relay});
-  write_stream(deframer, "config_read_ok", 0x00, {config});
-  write_stream(deframer, "event_gbk", 0x00, {event});
-  write_stream(deframer, "group_list", 0x00, {group});
-  write_stream(deframer, "heartbeat_xmodem", 0x02, {wire(frame(0xA0, 0x01, status::request, {}), CrcVariant::xmodem)});
-  write_stream(deframer, "heartbeat_ccitt", 0x01, {wire(frame(0xA0, 0x01, status::request, {}), CrcVariant::ccitt_false)});
-  write_stream(deframer, "mixed", 0x00, {garbage, login, heartbeat, bad_crc, garbage, uplink, config, truncated});
-  write_stream(deframer, "mixed_chunked", 0x9C, {heartbeat, garbage, relay, bad_crc, event, truncated});
-  write_stream(deframer, "mid_frame_join", 0x10, {Bytes(uplink.begin() + 7, uplink.end()), heartbeat, group});
+  write_stream(deframer, "login", kWhole, {login});
+  write_stream(deframer, "login_ok_chunked", kOdd, {login_ok});
+  write_stream(deframer, "uplink_escapes", kWhole, {uplink});
+  write_stream(deframer, "relay_bytewise", kBytewise, {relay});
+  write_stream(deframer, "config_read_ok", kWhole, {config});
+  write_stream(deframer, "event_gbk", kOdd, {event});
+  write_stream(deframer, "group_list", kWhole, {group});
+  write_stream(deframer, "heartbeat_xmodem", Header{CrcVariant::xmodem, {96, 96, 96}}, {wire(frame(0xA0, 0x01, status::request, {}), CrcVariant::xmodem)});
+  write_stream(deframer, "heartbeat_ccitt", Header{CrcVariant::ccitt_false, {3, 0, 40}}, {wire(frame(0xA0, 0x01, status::request, {}), CrcVariant::ccitt_false)});
+  write_stream(deframer, "mixed", kWhole, {garbage, login, heartbeat, bad_crc, garbage, uplink, config, truncated});
+  write_stream(deframer, "mixed_chunked", kOdd, {heartbeat, garbage, relay, bad_crc, event, truncated});
+  write_stream(deframer, "mid_frame_join", kBytewise, {Bytes(uplink.begin() + 7, uplink.end()), heartbeat, group});
 
   const char* objects[] = {
       R"({"type":"link.login","seq":1,"device":"0000000000FED24A","body":{"password":"0102030405060708"}})",
