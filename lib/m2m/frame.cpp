@@ -68,11 +68,13 @@ Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
 }
 
 Result<void> unescape(ByteView in, Bytes& out) {
-  out.clear();
-  if (in.size() < 2 || in.front() != kHead || in.back() != kHead)
+  if (in.size() < 2 || in.front() != kHead || in.back() != kHead) {
+    out.clear();
     return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
-  // Unescaping only shrinks: size once, copy runs between escapes, trim at the end.
-  out.resize(in.size());
+  }
+  // Unescaping only shrinks: size once, copy runs between escapes, trim at the end. Only grow
+  // the size (a reused buffer then needs no zero-filling), never shrink before writing.
+  if (out.size() < in.size()) out.resize(in.size());
   std::uint8_t* o = out.data();
   *o++ = kHead;
   const std::uint8_t* p = in.data() + 1;

@@ -1,6 +1,11 @@
 // Deframe + validate (unescape, length, CRC, token) in ns per frame on a realistic mix of
 // frames averaging about 64 wire bytes (target <= 100 ns/frame).
+//   bench_deframe                 run the benchmark
+//   bench_deframe --write FILE N  write N frames of the same mix to FILE (for scripts/bench's
+//                                 m2m-decode end-to-end run) and exit
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "bench_util.hpp"
@@ -44,7 +49,21 @@ Bytes make_stream(std::size_t frames, std::mt19937& rng, std::size_t& wire_bytes
 
 }  // namespace
 
-int main() {
+int write_file(const char* path, std::size_t frames) {
+  std::mt19937 rng(11);
+  std::size_t bytes = 0;
+  Bytes stream = make_stream(frames, rng, bytes);
+  FILE* f = std::fopen(path, "wb");
+  if (!f || std::fwrite(stream.data(), 1, stream.size(), f) != stream.size() || std::fclose(f) != 0) {
+    std::fprintf(stderr, "bench_deframe: cannot write %s\n", path);
+    return 1;
+  }
+  std::printf("%zu frames, %zu bytes\n", frames, bytes);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--write") == 0) return write_file(argv[2], std::strtoull(argv[3], nullptr, 10));
   constexpr std::size_t kFrames = 200000;
   constexpr std::size_t kChunk = 64 * 1024;  // a typical read() size
   constexpr int kReps = 7;
