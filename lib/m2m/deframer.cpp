@@ -90,19 +90,27 @@ bool Deframer::report_too_long(ByteView raw, std::uint64_t total, std::size_t ta
 bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEvent& ev) {
   const std::uint64_t off = cand_off_;
   DeframeEvent e;
-  e.raw = raw;
-  e.offset = off;
   bool delimited = false;
   if (auto un = unescape(raw, unescaped_); !un) {
     e.error = std::move(un).error();  // offsets are already wire offsets within raw
     e.error.offset += off;
   } else if (auto fr = decode(unescaped_, crc_); fr) {
+    // The hot path: fill the caller's event in place (or the queue slot behind a garbage
+    // report) instead of building and moving a whole event.
     in_frame_ = false;
     resync_ = false;
-    e.ok = true;
-    e.frame = *fr;
-    e.unescaped = unescaped_;
-    return emit(ev, std::move(e));
+    const bool behind = garbage_ > 0;
+    DeframeEvent& out = behind ? queued_ : ev;
+    out.ok = true;
+    out.frame = *fr;
+    out.unescaped = unescaped_;
+    out.raw = raw;
+    out.offset = off;
+    out.skipped = 0;
+    out.error = Error{};
+    if (!behind) return true;
+    has_queued_ = true;
+    return emit_garbage(ev);
   } else {
     e.error = std::move(fr).error();
     if (e.error.kind == ErrorKind::too_long)
@@ -110,6 +118,8 @@ bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEven
     e.error.offset = off + wire_index(raw, e.error.offset);
     delimited = unescaped_.size() >= 3 && get_le16(&unescaped_[1]) == unescaped_.size();
   }
+  e.raw = raw;
+  e.offset = off;
   if (delimited) {
     in_frame_ = false;
     resync_ = false;

@@ -217,6 +217,7 @@ TEST_CASE("deframer: bad_length and bad_escape hand their closing 0x55 to the ne
     REQUIRE(ev.size() == 2);
     CHECK(ev[0].kind == "bad_length");
     CHECK(ev[0].offset == 0);
+    CHECK(ev[0].error_offset == 1);  // the length field
     CHECK(ev[0].raw == "5510000355");  // raw shows the 0x55 that became the next head
     CHECK(ev[1].ok);
     CHECK(ev[1].offset == 4);
@@ -333,6 +334,7 @@ TEST_CASE("deframer: too_long candidates, buffered memory stays within 2 x 1400"
     REQUIRE(ev.size() == 2);
     CHECK(ev[0].kind == "too_long");
     CHECK(ev[0].offset == 0);
+    CHECK(ev[0].error_offset == 0);
     CHECK(ev[0].skipped == 5001);
     CHECK(ev[0].raw.size() == 2 * kMaxEscaped);  // hex of the first 2800 bytes
     CHECK(ev[1].ok);
@@ -541,4 +543,37 @@ TEST_CASE("deframer: realistic mixed stream gives identical events however it is
     CHECK(ev[i].kind == expect[i].first);
     CHECK(ev[i].offset == expect[i].second);
   }
+}
+
+TEST_CASE("deframer: offsets after escapes and in later chunks are wire offsets") {
+  // seq 0x5555 and a token of 0x54s push the data and CRC right on the wire.
+  Bytes good = wire(make(cls::data, 0xEE, 0x5555, {1, 2, 3}, Bytes(8, 0x54)));
+  Bytes un;
+  REQUIRE(unescape(good, un));
+  // Wrong length field with a recomputed CRC: undelimited bad_length at the length field.
+  Bytes lenbad = un;
+  lenbad[1] = 0x55;  // escaped on the wire, still the field at wire offset 1
+  Bytes re{kHead};
+  for (std::size_t i = 1; i + 1 < lenbad.size(); ++i) {
+    if (lenbad[i] == kHead) append(re, {kEscape, 1});
+    else if (lenbad[i] == kEscape) append(re, {kEscape, 2});
+    else re.push_back(lenbad[i]);
+  }
+  re.push_back(kHead);
+  Bytes in(1000, 0x00);  // garbage first, so offsets are far from 0
+  const std::uint64_t at = in.size();
+  append(in, good);
+  append(in, re);
+  append(in, good);
+  auto ev = run_all_ways(in);
+  REQUIRE(ev.size() == 4);
+  CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].skipped == 1000);
+  CHECK(ev[1].ok);
+  CHECK(ev[1].offset == at);
+  CHECK(ev[2].kind == "bad_length");
+  CHECK(ev[2].offset == at + good.size());
+  CHECK(ev[2].error_offset == at + good.size() + 1);
+  CHECK(ev[3].ok);
+  CHECK(ev[3].offset == at + good.size() + re.size());  // its own head (after an empty pair)
 }
