@@ -28,7 +28,7 @@ bool same_token(ByteView got, const Token& t) {
 ai::PeerRecord peer_record(const DeviceState& d) {
   ai::PeerRecord r;
   r.id = d.id;
-  r.token = token_field(d.token);
+  r.token.assign(d.token.begin(), d.token.end());  // put_peer_record writes the length byte
   if (d.udp_live) {
     r.ip = d.udp_ip;
     r.port = d.udp_port;
