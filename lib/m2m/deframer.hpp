@@ -31,6 +31,7 @@
 //   while (d.next(ev)) handle(ev);
 // The chunk must stay valid until next() returns false, and next() must have returned false
 // before the next feed(). Views in an event are valid until the next call to next().
+// finish() ends the stream: feed nothing after it (a new stream needs a new Deframer).
 #pragma once
 
 #include <cstdint>
