@@ -8,7 +8,8 @@
 //   - `token` present iff the frame has a token field (hex; "" when L = 0).
 //   - `status`: "request" | "ok" | "fail" | "unsupported" | number.
 //   - `body` present when `type` is known and the data area parses as that command's body;
-//     otherwise `body_error` (string) says why, and `data` alone carries the bytes.
+//     otherwise `body_error` (string) says why, and `data` alone carries the bytes. Unknown
+//     types (outside the catalogue) have neither; body forms by status: see m2m-protocol.7.
 //
 // Bodies (ID = 16-hex device id; hex = uppercase hex string):
 //   link.login / platform.login   request {"password":hex16}   ok {"token":hex}   fail {}
@@ -57,6 +58,8 @@ nlohmann::json frame_to_json(const FrameView& f, ByteView raw = {});
 
 // Decode error object: {"v":1,"error":kind,"offset":N,["skipped":N,]"raw":hex,"message":…}
 nlohmann::json error_to_json(const Error& e, ByteView raw, std::uint64_t skipped = 0);
+// The same object written straight into `out` (no newline), keys in the order shown above.
+void append_error_json(std::string& out, const Error& e, ByteView raw, std::uint64_t skipped = 0);
 
 // Builds a frame from a JSON object (type or class+cmd; body wins over data; raw ignored).
 // Missing fields default: seq 0, ext 0, status "request", device 0, token "" (empty field).
