@@ -47,6 +47,9 @@ class LineReader {
   // A read failure or an over-long line is an Error (the reader stays usable after the latter).
   Result<bool> next(std::string_view& line);
   std::uint64_t line_number() const { return line_no_; }  // of the line last returned (1-based)
+  // Whether next() can return a line without reading: when false, a caller that batches its
+  // output should flush it now, before next() may block on a slow producer.
+  bool line_ready() const { return eof_ || buf_.find('\n', start_) != std::string::npos; }
 
  private:
   InputFile& in_;
