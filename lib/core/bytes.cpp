@@ -12,6 +12,15 @@ int hex_value(char c) {
   return -1;
 }
 
+// "'g'" for a printable character, "byte 0x01" otherwise (a control byte would garble the
+// terminal, and a UTF-8 lead byte alone is not a character).
+std::string describe_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
+  const char* digits = "0123456789ABCDEF";
+  return std::string("byte 0x") + digits[u >> 4] + digits[u & 15];
+}
+
 }  // namespace
 
 void append_hex(std::string& out, ByteView b) {
@@ -30,18 +39,15 @@ std::string to_hex(ByteView b) {
 }
 
 Result<Bytes> parse_hex(std::string_view s) {
+  // Bad characters first: "00 11" is better reported as a space at 2 than as odd length.
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (hex_value(s[i]) < 0)
+      return fail(ErrorKind::bad_hex, "not a hex digit: " + describe_char(s[i]) + " at offset " + std::to_string(i), i);
   if (s.size() % 2 != 0)
-    return fail(ErrorKind::bad_hex, "odd number of hex digits (" + std::to_string(s.size()) + ")");
-  Bytes out;
-  out.reserve(s.size() / 2);
-  for (std::size_t i = 0; i < s.size(); i += 2) {
-    int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
-    if (hi < 0 || lo < 0) {
-      std::size_t at = hi < 0 ? i : i + 1;
-      return fail(ErrorKind::bad_hex, std::string("not a hex digit: '") + s[at] + "'", at);
-    }
-    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
-  }
+    return fail(ErrorKind::bad_hex, "odd number of hex digits (" + std::to_string(s.size()) + ")", s.size() - 1);
+  Bytes out(s.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<std::uint8_t>(hex_value(s[2 * i]) << 4 | hex_value(s[2 * i + 1]));
   return out;
 }
 
@@ -58,7 +64,8 @@ Result<Bytes> parse_hex_text(std::string_view s) {
     }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') continue;
     int v = hex_value(c);
-    if (v < 0) return fail(ErrorKind::bad_hex, std::string("not a hex digit: '") + c + "'", i);
+    if (v < 0)
+      return fail(ErrorKind::bad_hex, "not a hex digit: " + describe_char(c) + " at offset " + std::to_string(i), i);
     if (pending < 0) {
       pending = v;
       pending_at = i;
@@ -67,7 +74,9 @@ Result<Bytes> parse_hex_text(std::string_view s) {
       pending = -1;
     }
   }
-  if (pending >= 0) return fail(ErrorKind::bad_hex, "odd number of hex digits", pending_at);
+  if (pending >= 0)
+    return fail(ErrorKind::bad_hex, "odd number of hex digits (the last one, at offset " + std::to_string(pending_at) + ", has no pair)",
+                pending_at);
   return out;
 }
 

@@ -14,40 +14,56 @@ bool is_ascii(ByteView b) {
   return true;
 }
 
-Result<std::string> convert(const char* to, const char* from, ByteView in) {
-  iconv_t cd = iconv_open(to, from);
-  if (cd == reinterpret_cast<iconv_t>(-1))
-    return fail(ErrorKind::io, std::string("iconv cannot convert ") + from + " to " + to);
-  std::string out(in.size() * 2 + 8, '\0');
-  char* ip = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
-  std::size_t il = in.size();
-  char* op = out.data();
-  std::size_t ol = out.size();
-  std::size_t r = iconv(cd, &ip, &il, &op, &ol);
-  int err = errno;
-  iconv_close(cd);
-  if (r == static_cast<std::size_t>(-1)) {
-    std::uint64_t at = static_cast<std::uint64_t>(ip - reinterpret_cast<const char*>(in.data()));
-    return fail(ErrorKind::bad_value,
-                std::string(err == EILSEQ ? "invalid " : "incomplete ") + from + " sequence at byte " +
-                    std::to_string(at),
-                at);
+// One iconv descriptor per direction and thread: iconv_open loads and parses the charset
+// tables, which costs far more than converting a short string.
+class Converter {
+ public:
+  Converter(const char* to, const char* from) : cd_(iconv_open(to, from)), to_(to), from_(from) {}
+  ~Converter() {
+    if (ok()) iconv_close(cd_);
   }
-  out.resize(out.size() - ol);
-  return out;
-}
+  Converter(const Converter&) = delete;
+  Converter& operator=(const Converter&) = delete;
+
+  Result<std::string> run(ByteView in) {
+    if (!ok()) return fail(ErrorKind::io, std::string("iconv cannot convert ") + from_ + " to " + to_);
+    iconv(cd_, nullptr, nullptr, nullptr, nullptr);  // reset shift state after a failed call
+    // Worst case growth is 3x (GBK 0x80 is U+20AC, three UTF-8 bytes); UTF-8 -> GBK shrinks.
+    std::string out(in.size() * 3 + 4, '\0');
+    char* ip = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
+    std::size_t il = in.size();
+    char* op = out.data();
+    std::size_t ol = out.size();
+    if (iconv(cd_, &ip, &il, &op, &ol) == static_cast<std::size_t>(-1)) {
+      const int err = errno;
+      const auto at = static_cast<std::uint64_t>(ip - reinterpret_cast<const char*>(in.data()));
+      const char* what = err == EILSEQ ? "invalid " : err == EINVAL ? "incomplete " : "unconvertible ";
+      return fail(ErrorKind::bad_value, what + std::string(from_) + " sequence at byte " + std::to_string(at), at);
+    }
+    out.resize(out.size() - ol);
+    return out;
+  }
+
+ private:
+  bool ok() const { return cd_ != reinterpret_cast<iconv_t>(-1); }
+  iconv_t cd_;
+  const char* to_;
+  const char* from_;
+};
 
 }  // namespace
 
 Result<std::string> gbk_to_utf8(ByteView gbk) {
   if (is_ascii(gbk)) return std::string(gbk.begin(), gbk.end());
-  return convert("UTF-8", "GBK", gbk);
+  thread_local Converter conv("UTF-8", "GBK");
+  return conv.run(gbk);
 }
 
 Result<Bytes> utf8_to_gbk(std::string_view utf8) {
   ByteView in = as_bytes(utf8);
   if (is_ascii(in)) return Bytes(in.begin(), in.end());
-  auto r = convert("GBK", "UTF-8", in);
+  thread_local Converter conv("GBK", "UTF-8");
+  auto r = conv.run(in);
   if (!r) return unexpected(std::move(r).error());
   return Bytes(r->begin(), r->end());
 }

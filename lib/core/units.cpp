@@ -1,6 +1,7 @@
 #include "core/units.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace m2m {
@@ -8,7 +9,7 @@ namespace m2m {
 Result<std::chrono::milliseconds> parse_duration(std::string_view s) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p == s.data() || v < 0)
+  if (ec != std::errc{} || p == s.data() || !std::isfinite(v) || v < 0)
     return fail(ErrorKind::bad_value, "not a duration: '" + std::string(s) + "' (use e.g. 500ms, 2s, 5m)");
   std::string_view unit(p, static_cast<std::size_t>(s.data() + s.size() - p));
   double ms;
@@ -36,12 +37,18 @@ Result<std::uint64_t> parse_count(std::string_view s) {
 }
 
 std::string format_duration(std::chrono::milliseconds d) {
-  auto ms = d.count();
-  char buf[32];
-  if (ms < 1000) std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
-  else if (ms % 60000 == 0) std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(ms / 60000));
-  else if (ms % 1000 == 0) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(ms / 1000));
-  else std::snprintf(buf, sizeof buf, "%.3gs", static_cast<double>(ms) / 1000.0);
+  const long long ms = d.count();
+  char buf[40];
+  if (ms < 1000) std::snprintf(buf, sizeof buf, "%lldms", ms);
+  else if (ms % 3600000 == 0) std::snprintf(buf, sizeof buf, "%lldh", ms / 3600000);
+  else if (ms % 60000 == 0) std::snprintf(buf, sizeof buf, "%lldm", ms / 60000);
+  else if (ms % 1000 == 0) std::snprintf(buf, sizeof buf, "%llds", ms / 1000);
+  else {
+    // Exact seconds with the trailing zeros of the millisecond part dropped: 1.5s, 61.25s.
+    int frac = static_cast<int>(ms % 1000), width = 3;
+    while (frac % 10 == 0) frac /= 10, --width;
+    std::snprintf(buf, sizeof buf, "%lld.%0*ds", ms / 1000, width, frac);
+  }
   return buf;
 }
 

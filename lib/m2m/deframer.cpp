@@ -3,6 +3,23 @@
 #include <cstring>
 
 namespace m2m::ai {
+namespace {
+
+// Decode errors carry offsets into the unescaped frame; a stream reader needs the position of
+// that byte on the wire. Walks the escaped candidate (error path only).
+std::uint64_t wire_index(ByteView raw, std::uint64_t unescaped_index) {
+  std::size_t i = 0;
+  for (std::uint64_t u = 0; u < unescaped_index && i < raw.size(); ++u)
+    i += (i > 0 && raw[i] == kEscape) ? 2 : 1;
+  return i;
+}
+
+std::string too_long_message(std::uint64_t skipped, bool at_eof) {
+  return "no frame within " + std::to_string(kMaxFrame) + " bytes; " +
+         (at_eof ? "input ended after " : "skipped ") + std::to_string(skipped) + " bytes";
+}
+
+}  // namespace
 
 void Deframer::feed(ByteView chunk) {
   base_ += in_.size();
@@ -55,28 +72,44 @@ void Deframer::add_garbage(std::uint64_t at, std::uint64_t n) {
   garbage_ += n;
 }
 
+// A candidate of `total` escaped bytes (closing 0x55 included) that cannot be a frame of at
+// most kMaxFrame bytes. It is always reported (resynchronising or not), its closing 0x55
+// becomes the next head, and `raw` holds at most kMaxEscaped bytes of it (never the tail), so
+// the event is the same whatever the chunking.
+bool Deframer::report_too_long(ByteView raw, std::uint64_t total, std::size_t tail_index, DeframeEvent& ev) {
+  DeframeEvent e;
+  e.raw = raw;
+  e.offset = cand_off_;
+  e.skipped = total - 1;
+  e.error = Error{ErrorKind::too_long, cand_off_, too_long_message(e.skipped, false)};
+  resync_ = true;
+  start_candidate(tail_index, true);
+  return emit(ev, std::move(e));
+}
+
 bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEvent& ev) {
   const std::uint64_t off = cand_off_;
-  auto un = unescape(raw, unescaped_);
-  Result<FrameView> fr = fail(ErrorKind::bad_value, "");
-  bool delimited = false;
-  if (un) {
-    fr = decode(unescaped_, crc_);
-    delimited = unescaped_.size() >= 3 && get_le16(&unescaped_[1]) == unescaped_.size();
-  }
   DeframeEvent e;
   e.raw = raw;
   e.offset = off;
-  if (un && fr) {
+  bool delimited = false;
+  if (auto un = unescape(raw, unescaped_); !un) {
+    e.error = std::move(un).error();  // offsets are already wire offsets within raw
+    e.error.offset += off;
+  } else if (auto fr = decode(unescaped_, crc_); fr) {
     in_frame_ = false;
     resync_ = false;
     e.ok = true;
     e.frame = *fr;
     e.unescaped = unescaped_;
     return emit(ev, std::move(e));
+  } else {
+    e.error = std::move(fr).error();
+    if (e.error.kind == ErrorKind::too_long)
+      return report_too_long(raw.first(raw.size() - 1), raw.size(), tail_index, ev);
+    e.error.offset = off + wire_index(raw, e.error.offset);
+    delimited = unescaped_.size() >= 3 && get_le16(&unescaped_[1]) == unescaped_.size();
   }
-  e.error = un ? std::move(fr).error() : std::move(un).error();
-  e.error.offset += off;
   if (delimited) {
     in_frame_ = false;
     resync_ = false;
@@ -93,18 +126,45 @@ bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEven
   return emit(ev, std::move(e));
 }
 
+// Keeps the bytes of a candidate that runs past the end of the chunk, up to kMaxEscaped; past
+// that the candidate cannot be a frame and the rest is only counted (discarding_).
 void Deframer::stash(const std::uint8_t* from, std::size_t n) {
   if (partial_.empty()) {
     from = in_.data() + cand_begin_;
     n = in_.size() - cand_begin_;
   }
-  std::size_t room = partial_.size() < kMaxEscaped ? kMaxEscaped - partial_.size() : 0;
+  std::size_t room = kMaxEscaped - partial_.size();
   std::size_t take = n < room ? n : room;
   partial_.insert(partial_.end(), from, from + take);
-  if (take < n || partial_.size() >= kMaxEscaped) {
+  if (partial_.size() >= kMaxEscaped) {
     discarding_ = true;
     discarded_ += n - take;
   }
+}
+
+bool Deframer::finish_candidate(DeframeEvent& ev) {
+  in_frame_ = false;
+  DeframeEvent e;
+  e.offset = cand_off_;
+  if (discarding_) {
+    event_raw_.swap(partial_);
+    partial_.clear();
+    e.raw = event_raw_;
+    e.skipped = event_raw_.size() + discarded_;
+    e.error = Error{ErrorKind::too_long, cand_off_, too_long_message(e.skipped, true)};
+    discarding_ = false;
+    return emit(ev, std::move(e));
+  }
+  if (head_reused_ && partial_.size() <= 1) {  // only the last bad candidate's closing 0x55
+    partial_.clear();
+    return false;
+  }
+  event_raw_.swap(partial_);
+  partial_.clear();
+  e.raw = event_raw_;
+  e.error = Error{ErrorKind::truncated, cand_off_,
+                  "input ended inside a frame (" + std::to_string(event_raw_.size()) + " bytes since its head)"};
+  return emit(ev, std::move(e));
 }
 
 bool Deframer::next(DeframeEvent& ev) {
@@ -131,22 +191,8 @@ bool Deframer::next(DeframeEvent& ev) {
     if (rem == 0) {
       if (partial_.empty() && !discarding_) stash(nullptr, 0);  // keep the head across chunks
       if (!eof_) return false;
-      in_frame_ = false;
-      DeframeEvent e;
-      e.offset = cand_off_;
-      if (discarding_) {
-        e.raw = partial_;
-        e.skipped = partial_.size() + discarded_;
-        e.error = Error{ErrorKind::too_long, cand_off_,
-                        "no frame tail within " + std::to_string(kMaxFrame) + " bytes; input ended after " +
-                            std::to_string(e.skipped) + " bytes"};
-        return emit(ev, std::move(e));
-      }
-      if (head_reused_ && partial_.size() <= 1) continue;  // the last bad frame's tail, nothing after it
-      e.raw = partial_;
-      e.error = Error{ErrorKind::truncated, cand_off_,
-                      "input ended inside a frame (" + std::to_string(partial_.size()) + " bytes since its head)"};
-      return emit(ev, std::move(e));
+      if (finish_candidate(ev)) return true;
+      continue;
     }
     const void* hit = std::memchr(base + pos_, kHead, rem);
     if (!hit) {
@@ -156,31 +202,25 @@ bool Deframer::next(DeframeEvent& ev) {
       continue;
     }
     const std::size_t tail = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - base);
+    const std::size_t here = tail + 1 - pos_;  // bytes of this chunk up to and including the 0x55
+    pos_ = tail + 1;
     if (discarding_) {
-      discarded_ += tail - pos_;
-      pos_ = tail + 1;
       event_raw_.swap(partial_);
-      DeframeEvent e;
-      e.raw = event_raw_;
-      e.offset = cand_off_;
-      e.skipped = event_raw_.size() + discarded_ + 1;
-      e.error = Error{ErrorKind::too_long, cand_off_,
-                      "no frame tail within " + std::to_string(kMaxFrame) + " bytes; skipped " +
-                          std::to_string(e.skipped) + " bytes"};
-      resync_ = true;
-      start_candidate(tail, true);
-      return emit(ev, std::move(e));
+      return report_too_long(event_raw_, event_raw_.size() + discarded_ + here, tail, ev);
     }
     ByteView raw;
     if (partial_.empty()) {
       raw = in_.subspan(cand_begin_, tail - cand_begin_ + 1);
+      if (raw.size() > kMaxEscaped) return report_too_long(raw.first(kMaxEscaped), raw.size(), tail, ev);
     } else {
-      partial_.insert(partial_.end(), base + pos_, base + tail + 1);
+      const std::size_t total = partial_.size() + here;
+      const std::size_t take = total > kMaxEscaped ? kMaxEscaped - partial_.size() : here;
+      partial_.insert(partial_.end(), base + tail + 1 - here, base + tail + 1 - here + take);
       event_raw_.swap(partial_);
       partial_.clear();
+      if (total > kMaxEscaped) return report_too_long(event_raw_, total, tail, ev);
       raw = event_raw_;
     }
-    pos_ = tail + 1;
     if (raw.size() == 2) {  // `55 55`: the second 0x55 starts the next frame
       start_candidate(tail, false);
       continue;

@@ -4,21 +4,6 @@
 #include <cstring>
 
 namespace m2m::ai {
-namespace {
-
-inline void put_escaped(Bytes& out, std::uint8_t b) {
-  if (b == kHead) {
-    out.push_back(kEscape);
-    out.push_back(0x01);
-  } else if (b == kEscape) {
-    out.push_back(kEscape);
-    out.push_back(0x02);
-  } else {
-    out.push_back(b);
-  }
-}
-
-}  // namespace
 
 std::size_t unescaped_size(const FrameView& f) {
   std::size_t n = kHeaderSize + f.data.size() + 3;
@@ -61,10 +46,24 @@ Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
   buf[n++] = static_cast<std::uint8_t>(c >> 8);
   buf[n++] = kHead;
 
-  out.reserve(out.size() + n + 16);
-  out.push_back(kHead);
-  for (std::size_t i = 1; i + 1 < n; ++i) put_escaped(out, buf[i]);
-  out.push_back(kHead);
+  // Size the output once (no exact-size reserve: callers append many frames to one buffer,
+  // and an exact reserve per frame would defeat the vector's geometric growth).
+  std::size_t specials = 0;
+  for (std::size_t i = 1; i + 1 < n; ++i) specials += (buf[i] == kHead) | (buf[i] == kEscape);
+  std::size_t at = out.size();
+  out.resize(at + n + specials);
+  std::uint8_t* o = out.data() + at;
+  *o++ = kHead;
+  for (std::size_t i = 1; i + 1 < n; ++i) {
+    const std::uint8_t b = buf[i];
+    if (b == kHead || b == kEscape) {
+      *o++ = kEscape;
+      *o++ = b == kHead ? 0x01 : 0x02;
+    } else {
+      *o++ = b;
+    }
+  }
+  *o = kHead;
   return {};
 }
 
@@ -146,20 +145,16 @@ std::string format_device(std::uint64_t id) {
 
 Result<std::uint64_t> parse_device(std::string_view s) {
   std::string digits;
-  if (s.find(':') != std::string_view::npos || s.find('-') != std::string_view::npos) {
-    // MAC notation: six groups of two hex digits.
-    int groups = 0;
-    std::size_t i = 0;
-    while (i <= s.size()) {
-      std::size_t j = s.find_first_of(":-", i);
-      if (j == std::string_view::npos) j = s.size();
-      if (j - i != 2) break;
-      digits.append(s.substr(i, 2));
-      ++groups;
-      i = j + 1;
-    }
-    if (groups != 6 || digits.size() != 12)
+  if (s.find_first_of(":-") != std::string_view::npos) {
+    // MAC notation: exactly six groups of two hex digits, one separator throughout.
+    const char sep = s[s.find_first_of(":-")];
+    if (s.size() != 17)
       return fail(ErrorKind::bad_value, "not a device id or MAC: '" + std::string(s) + "'");
+    for (std::size_t g = 0; g < 6; ++g) {
+      if (g > 0 && s[3 * g - 1] != sep)
+        return fail(ErrorKind::bad_value, "not a device id or MAC: '" + std::string(s) + "'");
+      digits.append(s.substr(3 * g, 2));
+    }
   } else {
     if (s.starts_with("0x") || s.starts_with("0X")) s.remove_prefix(2);
     if (s.empty() || s.size() > 16)
