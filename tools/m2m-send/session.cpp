@@ -29,15 +29,15 @@ int Session::net_failure(NetStatus s, const std::string& doing) {
   switch (s) {
     case NetStatus::ok: return -1;
     case NetStatus::timeout:
-      cli::error(prog_, doing + ": timed out after " + format_duration(opt_.timeout));
+      cli::error(prog_, (doing.empty() ? conn_.error() : doing + ": timed out") + " (-t " + format_duration(opt_.timeout) + ")");
       return cli::timed_out;
     case NetStatus::closed:
     case NetStatus::unavailable:
-      cli::error(prog_, doing + ": " + conn_.error());
+      cli::error(prog_, doing.empty() ? conn_.error() : doing + ": " + conn_.error());
       return cli::unavailable;
     case NetStatus::interrupted: return cli::interrupted_exit;
     case NetStatus::failed:
-      cli::error(prog_, doing + ": " + conn_.error());
+      cli::error(prog_, doing.empty() ? conn_.error() : doing + ": " + conn_.error());
       return cli::failure;
   }
   return cli::failure;
@@ -107,11 +107,23 @@ Session::Wait Session::wait(const Expect& expect, std::uint64_t want, Deadline d
   bool matched = false;
   std::uint64_t received = 0;
   for (;;) {
+    // Events of the last chunk come first: a reply and what followed it often share a read.
+    if (rx_pending_) {
+      ai::DeframeEvent ev;
+      while (deframer_.next(ev)) {
+        handle(ev, expect, matched, received);
+        if (want > 0 ? received >= want : matched) {
+          out_.flush();
+          return Wait::matched;  // the rest of the chunk waits for the next wait()
+        }
+      }
+      rx_pending_ = false;
+      out_.flush();
+    }
     // Keep the session alive while we wait longer than the heartbeat interval.
     Deadline until = deadline;
-    const bool keepalive = opt_.heartbeat.count() > 0 && logged_in();
-    if (keepalive) {
-      Deadline due = last_tx_ + opt_.heartbeat;
+    if (opt_.heartbeat.count() > 0 && logged_in()) {
+      const Deadline due = last_tx_ + opt_.heartbeat;
       if (due <= Clock::now()) {
         ai::Frame hb;
         hb.cls = opt_.account ? ai::cls::platform : ai::cls::link;
@@ -120,41 +132,38 @@ Session::Wait Session::wait(const Expect& expect, std::uint64_t want, Deadline d
         hb.device = opt_.account ? *opt_.account : opt_.device.value_or(0);
         hb.token = *token_;
         heartbeat_seqs_.insert(hb.seq);
-        if (auto s = transmit(hb); s != NetStatus::ok) return s == NetStatus::interrupted ? Wait::interrupted : Wait::unavailable;
+        if (auto s = transmit(hb); s != NetStatus::ok) return to_wait(s);
         continue;
       }
       if (due < until) until = due;
     }
     std::size_t n = 0;
-    NetStatus s = conn_.receive(rx_, n, until);
-    if (s == NetStatus::timeout) {
-      if (until != deadline) continue;  // time for a heartbeat, not the end
-      out_.flush();
-      return Wait::timeout;
-    }
+    const NetStatus s = conn_.receive(rx_, n, until);
+    if (s == NetStatus::timeout && until != deadline) continue;  // time for a heartbeat, not the end
     if (s != NetStatus::ok) {
       out_.flush();
-      return s == NetStatus::closed        ? Wait::closed
-             : s == NetStatus::unavailable ? Wait::unavailable
-             : s == NetStatus::interrupted ? Wait::interrupted
-                                           : Wait::failed;
+      return to_wait(s);
     }
     deframer_.feed(ByteView(rx_.data(), n));
-    ai::DeframeEvent ev;
-    bool done = false;
-    while (deframer_.next(ev)) {
-      if (done) continue;  // drain, keep the deframer consistent; later frames stay unprinted
-      handle(ev, expect, matched, received);
-      if (want > 0 ? received >= want : matched) done = true;
-    }
-    out_.flush();
-    if (done) return Wait::matched;
+    rx_pending_ = true;
   }
+}
+
+Session::Wait Session::to_wait(NetStatus s) {
+  switch (s) {
+    case NetStatus::ok: return Wait::matched;
+    case NetStatus::timeout: return Wait::timeout;
+    case NetStatus::closed: return Wait::closed;
+    case NetStatus::unavailable: return Wait::unavailable;
+    case NetStatus::interrupted: return Wait::interrupted;
+    case NetStatus::failed: return Wait::failed;
+  }
+  return Wait::failed;
 }
 
 int Session::start(bool frame_is_login) {
   if (auto s = conn_.open(opt_.server, opt_.udp, deadline()); s != NetStatus::ok)
-    return net_failure(s, "connect " + opt_.server);
+    return net_failure(s, "");
   last_tx_ = Clock::now();
   if (frame_is_login || !opt_.password) return -1;
   return login();

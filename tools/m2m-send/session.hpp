@@ -63,6 +63,7 @@ class Session {
   void handle(const ai::DeframeEvent& ev, const Expect& expect, bool& matched, std::uint64_t& received);
   void print_frame(const ai::FrameView& f, ByteView raw, const char* dir);
   void print_error(const Error& e, ByteView raw, std::uint64_t skipped);
+  static Wait to_wait(NetStatus s);
   int net_failure(NetStatus s, const std::string& doing);
   int reply_code();     // exit code for last_reply_'s status
   Deadline deadline() const;
@@ -75,6 +76,7 @@ class Session {
   Connection conn_;
   ai::Deframer deframer_;
   Bytes rx_;
+  bool rx_pending_ = false;  // the deframer may hold more events of the chunk in rx_
   Bytes wire_;
   std::optional<Bytes> token_;
   std::uint16_t seq_ = 1;
