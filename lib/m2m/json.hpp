@@ -57,6 +57,8 @@ nlohmann::json frame_to_json(const FrameView& f, ByteView raw = {});
 
 // Decode error object: {"v":1,"error":kind,"offset":N,["skipped":N,]"raw":hex,"message":…}
 nlohmann::json error_to_json(const Error& e, ByteView raw, std::uint64_t skipped = 0);
+// The same object written straight into `out` (no newline), keys in the order shown above.
+void append_error_json(std::string& out, const Error& e, ByteView raw, std::uint64_t skipped = 0);
 
 // Builds a frame from a JSON object (type or class+cmd; body wins over data; raw ignored).
 // Missing fields default: seq 0, ext 0, status "request", device 0, token "" (empty field).
