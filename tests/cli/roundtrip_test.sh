@@ -141,7 +141,8 @@ PY
 
 # dirty capture: errors reported (exit 3), the pipeline still yields exactly the good frames
 run 3 "$DECODE" dirty.bin
-"$DECODE" dirty.bin | "$SEND" --encode >dirty.out || fail "m2m-send --encode failed on a dirty capture's records"
+cp out dirty.jsonl
+"$SEND" --encode <dirty.jsonl >dirty.out || fail "m2m-send --encode failed on a dirty capture's records"
 cmp clean.bin dirty.out || fail "dirty capture: the good frames were not reproduced (cmp above)"
 
 # JSON level: re-encoding and decoding again gives identical records
