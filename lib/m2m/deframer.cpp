@@ -89,27 +89,51 @@ bool Deframer::report_too_long(ByteView raw, std::uint64_t total, std::size_t ta
 
 bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEvent& ev) {
   const std::uint64_t off = cand_off_;
+  // Most frames contain no escape at all: then the wire bytes are the unescaped frame and
+  // nothing needs copying.
+  ByteView u = raw;
+  Error err;
+  bool failed = false;
+  if (std::memchr(raw.data() + 1, kEscape, raw.size() - 2)) {
+    if (auto un = unescape(raw, unescaped_); !un) {
+      err = std::move(un).error();  // offsets are already wire offsets within raw
+      err.offset += off;
+      failed = true;
+    } else {
+      u = unescaped_;
+    }
+  }
+  bool delimited = false;
+  if (!failed) {
+    auto fr = decode(u, crc_);
+    if (fr) {
+      // The hot path: fill the caller's event in place (or the queue slot behind a garbage
+      // report) instead of building and moving a whole event.
+      in_frame_ = false;
+      resync_ = false;
+      const bool behind = garbage_ > 0;
+      DeframeEvent& out = behind ? queued_ : ev;
+      out.ok = true;
+      out.frame = *fr;
+      out.unescaped = u;
+      out.raw = raw;
+      out.offset = off;
+      out.skipped = 0;
+      out.error = Error{};
+      if (!behind) return true;
+      has_queued_ = true;
+      return emit_garbage(ev);
+    }
+    err = std::move(fr).error();
+    if (err.kind == ErrorKind::too_long)
+      return report_too_long(raw.first(raw.size() - 1), raw.size(), tail_index, ev);
+    err.offset = off + wire_index(raw, err.offset);
+    delimited = u.size() >= 3 && get_le16(&u[1]) == u.size();
+  }
   DeframeEvent e;
   e.raw = raw;
   e.offset = off;
-  bool delimited = false;
-  if (auto un = unescape(raw, unescaped_); !un) {
-    e.error = std::move(un).error();  // offsets are already wire offsets within raw
-    e.error.offset += off;
-  } else if (auto fr = decode(unescaped_, crc_); fr) {
-    in_frame_ = false;
-    resync_ = false;
-    e.ok = true;
-    e.frame = *fr;
-    e.unescaped = unescaped_;
-    return emit(ev, std::move(e));
-  } else {
-    e.error = std::move(fr).error();
-    if (e.error.kind == ErrorKind::too_long)
-      return report_too_long(raw.first(raw.size() - 1), raw.size(), tail_index, ev);
-    e.error.offset = off + wire_index(raw, e.error.offset);
-    delimited = unescaped_.size() >= 3 && get_le16(&unescaped_[1]) == unescaped_.size();
-  }
+  e.error = std::move(err);
   if (delimited) {
     in_frame_ = false;
     resync_ = false;
@@ -178,6 +202,11 @@ bool Deframer::next(DeframeEvent& ev) {
     const std::size_t rem = in_.size() - pos_;
     if (!in_frame_) {
       if (rem == 0) return eof_ && garbage_ > 0 ? emit_garbage(ev) : false;
+      if (base[pos_] == kHead && garbage_ == 0) {  // the usual case: the next frame follows at once
+        start_candidate(pos_, false);
+        ++pos_;
+        continue;
+      }
       const void* hit = std::memchr(base + pos_, kHead, rem);
       const std::size_t skip = hit ? static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - (base + pos_)) : rem;
       add_garbage(base_ + pos_, skip);

@@ -31,6 +31,7 @@
 //   while (d.next(ev)) handle(ev);
 // The chunk must stay valid until next() returns false, and next() must have returned false
 // before the next feed(). Views in an event are valid until the next call to next().
+// finish() ends the stream: feed nothing after it (a new stream needs a new Deframer).
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,7 @@ namespace m2m::ai {
 struct DeframeEvent {
   bool ok = false;          // true: `frame` is a valid decoded frame
   FrameView frame;          // ok: views into `unescaped`
-  ByteView unescaped;       // ok: the unescaped frame, head to tail
+  ByteView unescaped;       // ok: the unescaped frame, head to tail (= raw when it has no escapes)
   ByteView raw;             // wire bytes of the frame or bad candidate (empty for garbage)
   std::uint64_t offset = 0; // stream offset of raw[0], or of the first skipped byte
   std::uint64_t skipped = 0;// garbage: bytes skipped; too_long: candidate bytes skipped

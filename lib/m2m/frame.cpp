@@ -68,30 +68,40 @@ Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
 }
 
 Result<void> unescape(ByteView in, Bytes& out) {
-  out.clear();
-  if (in.size() < 2 || in.front() != kHead || in.back() != kHead)
+  if (in.size() < 2 || in.front() != kHead || in.back() != kHead) {
+    out.clear();
     return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
-  out.reserve(in.size());
-  out.push_back(kHead);
+  }
+  // Unescaping only shrinks: size once, copy runs between escapes, trim at the end. Only grow
+  // the size (a reused buffer then needs no zero-filling), never shrink before writing.
+  if (out.size() < in.size()) out.resize(in.size());
+  std::uint8_t* o = out.data();
+  *o++ = kHead;
   const std::uint8_t* p = in.data() + 1;
   const std::uint8_t* end = in.data() + in.size() - 1;
   while (p < end) {
     const void* hit = std::memchr(p, kEscape, static_cast<std::size_t>(end - p));
     const std::uint8_t* e = hit ? static_cast<const std::uint8_t*>(hit) : end;
-    out.insert(out.end(), p, e);
+    std::memcpy(o, p, static_cast<std::size_t>(e - p));
+    o += e - p;
     if (e == end) break;
     std::uint64_t at = static_cast<std::uint64_t>(e - in.data());
-    if (e + 1 >= end) return fail(ErrorKind::bad_escape, "escape byte 0x54 right before the tail", at);
-    if (e[1] == 0x01) out.push_back(kHead);
-    else if (e[1] == 0x02) out.push_back(kEscape);
+    if (e + 1 >= end) {
+      out.clear();
+      return fail(ErrorKind::bad_escape, "escape byte 0x54 right before the tail", at);
+    }
+    if (e[1] == 0x01) *o++ = kHead;
+    else if (e[1] == 0x02) *o++ = kEscape;
     else {
+      out.clear();
       char msg[64];
       std::snprintf(msg, sizeof msg, "escape byte 0x54 followed by 0x%02X (expected 01 or 02)", e[1]);
       return fail(ErrorKind::bad_escape, msg, at);
     }
     p = e + 2;
   }
-  out.push_back(kHead);
+  *o++ = kHead;
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return {};
 }
 
@@ -99,14 +109,15 @@ Result<FrameView> decode(ByteView u, CrcVariant crc) {
   const std::size_t n = u.size();
   if (n > kMaxFrame)
     return fail(ErrorKind::too_long, std::to_string(n) + " bytes; the protocol limit is " + std::to_string(kMaxFrame));
-  if (n < kMinFrame)
-    return fail(ErrorKind::bad_length, std::to_string(n) + " bytes is shorter than the smallest frame (" +
-                                           std::to_string(kMinFrame) + ")");
-  if (u[0] != kHead || u[n - 1] != kHead) return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  if (n < 3 || u[0] != kHead || u[n - 1] != kHead) return fail(ErrorKind::bad_length, "a frame starts and ends with 0x55");
+  // The length field first: "says 16, has 5" tells more than "shorter than 21".
   const std::size_t len = get_le16(&u[1]);
   if (len != n)
     return fail(ErrorKind::bad_length,
                 "length field says " + std::to_string(len) + " bytes, frame has " + std::to_string(n), 1);
+  if (n < kMinFrame)
+    return fail(ErrorKind::bad_length, std::to_string(n) + " bytes is shorter than the smallest frame (" +
+                                           std::to_string(kMinFrame) + ")", 1);
   const std::uint16_t want = get_le16(&u[n - 3]);
   const std::uint16_t got = crc16(crc, u.first(n - 3));
   if (want != got) {

@@ -38,12 +38,24 @@ Result<nlohmann::json> body_to_json(const FrameView& f) {
 
 namespace {
 
-// Members of `extra`, in its order, without its braces; invalid UTF-8 is replaced, never thrown.
-void append_extra(JsonOut& w, std::string& out, const nlohmann::json* extra) {
-  if (!extra || !extra->is_object() || extra->empty()) return;
-  std::string e = extra->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  out.append(e, 1, e.size() - 2);
-  w.raw("");
+// A JSON string that stays valid UTF-8 whatever the bytes (invalid sequences are replaced).
+std::string safe_string(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Members of `extra` without its braces: ts, peer, dir first in that order (a json object
+// keeps its keys sorted, which would put dir first), then any others.
+void append_extra(JsonOut& w, const nlohmann::json* extra) {
+  if (!extra || !extra->is_object()) return;
+  auto member = [&](const std::string& key, const nlohmann::json& value) {
+    w.element();
+    w.raw(safe_string(key)).raw(":").raw(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  static const std::string kLead[] = {"ts", "peer", "dir"};
+  for (const auto& key : kLead)
+    if (auto it = extra->find(key); it != extra->end()) member(key, *it);
+  for (auto it = extra->begin(); it != extra->end(); ++it)
+    if (it.key() != "ts" && it.key() != "peer" && it.key() != "dir") member(it.key(), *it);
 }
 
 }  // namespace
@@ -52,7 +64,7 @@ void append_frame_json(std::string& out, const FrameView& f, ByteView raw, const
   out.reserve(out.size() + 200 + 2 * (f.data.size() + f.token.size()) + 2 * raw.size());
   JsonOut w(out);
   w.open();
-  append_extra(w, out, extra);
+  append_extra(w, extra);
   const std::string_view type = type_name(f.cls, f.cmd);
   w.key("v").num(1);
   w.key("type").str(type);
@@ -81,7 +93,7 @@ void append_frame_json(std::string& out, const FrameView& f, ByteView raw, const
     } else {
       out.resize(before);
       w.raw("");  // data was the last value written
-      w.key("body_error").str(r.error().message);
+      w.key("body_error").raw(safe_string(r.error().message));
     }
   }
   if (!raw.empty()) w.key("raw").hex(raw);
@@ -103,7 +115,7 @@ void append_error_json(std::string& out, const Error& e, ByteView raw, std::uint
   if (skipped != 0 || e.kind == ErrorKind::garbage) w.key("skipped").num(skipped);
   w.key("raw").hex(raw);
   // Messages may quote input text; make sure the line stays valid UTF-8.
-  w.key("message").raw(nlohmann::json(e.message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  w.key("message").raw(safe_string(e.message));
   w.close();
 }
 
@@ -239,12 +251,17 @@ void summarize(std::string& out, const nlohmann::json& v, const std::string& pre
 }  // namespace
 
 std::string frame_summary(const FrameView& f) {
+  // "status=7" rather than a bare "7" for statuses without a name.
+  const std::string st = status_name(f.status);
+  const bool named = !std::isdigit(static_cast<unsigned char>(st[0]));
   char head[96];
-  std::snprintf(head, sizeof head, "%02X %02X %s %s seq=%u", f.cls, f.cmd, type_name(f.cls, f.cmd).data(),
-                status_name(f.status).c_str(), unsigned{f.seq});
+  std::snprintf(head, sizeof head, "%02X %02X %s %s%s seq=%u", f.cls, f.cmd, type_name(f.cls, f.cmd).data(),
+                named ? "" : "status=", st.c_str(), unsigned{f.seq});
   std::string out = head;
   if (f.ext != 0) out += " ext=" + std::to_string(f.ext);
   out += " dev=" + format_device(f.device);
+  // The header token matters when chasing "frames ignored" (token mismatch) problems.
+  if (has_token_field(f.cls, f.cmd) && !f.token.empty()) out += " tok=" + to_hex(f.token);
   if (type_name(f.cls, f.cmd) == "unknown") {
     if (!f.data.empty()) out += " data=" + to_hex(f.data);
     return out;

@@ -8,7 +8,8 @@
 //   - `token` present iff the frame has a token field (hex; "" when L = 0).
 //   - `status`: "request" | "ok" | "fail" | "unsupported" | number.
 //   - `body` present when `type` is known and the data area parses as that command's body;
-//     otherwise `body_error` (string) says why, and `data` alone carries the bytes.
+//     otherwise `body_error` (string) says why, and `data` alone carries the bytes. Unknown
+//     types (outside the catalogue) have neither; body forms by status: see m2m-protocol.7.
 //
 // Bodies (ID = 16-hex device id; hex = uppercase hex string):
 //   link.login / platform.login   request {"password":hex16}   ok {"token":hex}   fail {}

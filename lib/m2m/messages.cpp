@@ -6,7 +6,6 @@
 #include "m2m/messages.hpp"
 
 #include <algorithm>
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -329,7 +328,7 @@ Result<void> put_gbk_string(Bytes& out, std::string_view utf8) {
 }
 
 Result<std::string> get_gbk_string(ByteView& in) {
-  const void* nul = std::memchr(in.data(), 0, in.size());
+  const void* nul = in.empty() ? nullptr : std::memchr(in.data(), 0, in.size());
   if (!nul) return bad("string has no NUL terminator");
   const std::size_t n = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - in.data());
   ByteView s = in.first(n);

@@ -217,6 +217,7 @@ TEST_CASE("deframer: bad_length and bad_escape hand their closing 0x55 to the ne
     REQUIRE(ev.size() == 2);
     CHECK(ev[0].kind == "bad_length");
     CHECK(ev[0].offset == 0);
+    CHECK(ev[0].error_offset == 1);  // the length field
     CHECK(ev[0].raw == "5510000355");  // raw shows the 0x55 that became the next head
     CHECK(ev[1].ok);
     CHECK(ev[1].offset == 4);
@@ -333,6 +334,7 @@ TEST_CASE("deframer: too_long candidates, buffered memory stays within 2 x 1400"
     REQUIRE(ev.size() == 2);
     CHECK(ev[0].kind == "too_long");
     CHECK(ev[0].offset == 0);
+    CHECK(ev[0].error_offset == 0);
     CHECK(ev[0].skipped == 5001);
     CHECK(ev[0].raw.size() == 2 * kMaxEscaped);  // hex of the first 2800 bytes
     CHECK(ev[1].ok);
@@ -541,4 +543,98 @@ TEST_CASE("deframer: realistic mixed stream gives identical events however it is
     CHECK(ev[i].kind == expect[i].first);
     CHECK(ev[i].offset == expect[i].second);
   }
+}
+
+TEST_CASE("deframer: offsets after escapes and in later chunks are wire offsets") {
+  // seq 0x5555 and a token of 0x54s push the data and CRC right on the wire.
+  Bytes good = wire(make(cls::data, 0xEE, 0x5555, {1, 2, 3}, Bytes(8, 0x54)));
+  Bytes un;
+  REQUIRE(unescape(good, un));
+  // Wrong length field with a recomputed CRC: undelimited bad_length at the length field.
+  Bytes lenbad = un;
+  lenbad[1] = 0x55;  // escaped on the wire, still the field at wire offset 1
+  Bytes re{kHead};
+  for (std::size_t i = 1; i + 1 < lenbad.size(); ++i) {
+    if (lenbad[i] == kHead) append(re, {kEscape, 1});
+    else if (lenbad[i] == kEscape) append(re, {kEscape, 2});
+    else re.push_back(lenbad[i]);
+  }
+  re.push_back(kHead);
+  Bytes in(1000, 0x00);  // garbage first, so offsets are far from 0
+  const std::uint64_t at = in.size();
+  append(in, good);
+  append(in, re);
+  append(in, good);
+  auto ev = run_all_ways(in);
+  REQUIRE(ev.size() == 4);
+  CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].skipped == 1000);
+  CHECK(ev[1].ok);
+  CHECK(ev[1].offset == at);
+  CHECK(ev[2].kind == "bad_length");
+  CHECK(ev[2].offset == at + good.size());
+  CHECK(ev[2].error_offset == at + good.size() + 1);
+  CHECK(ev[3].ok);
+  CHECK(ev[3].offset == at + good.size() + re.size());  // its own head (after an empty pair)
+}
+
+TEST_CASE("deframer: random streams of frame pieces - chunking never changes the events") {
+  std::mt19937 rng(99);
+  for (int iter = 0; iter < 150; ++iter) {
+    Bytes in;
+    std::size_t good_frames = 0;
+    const int pieces = 1 + static_cast<int>(rng() % 12);
+    for (int p = 0; p < pieces; ++p) {
+      Bytes w = wire(make(static_cast<std::uint8_t>(0xA0 + (rng() % 2) * 0x0A), static_cast<std::uint8_t>(rng() % 3),
+                          static_cast<std::uint16_t>(rng()), Bytes(rng() % 50, static_cast<std::uint8_t>(rng()))));
+      switch (rng() % 6) {
+        case 0: case 1: append(in, w); ++good_frames; break;
+        case 2: w.resize(1 + rng() % w.size()); append(in, w); break;            // cut short
+        case 3: w[1 + rng() % (w.size() - 2)] = static_cast<std::uint8_t>(rng()); append(in, w); break;  // any byte hit
+        case 4: for (int k = 0; k < 1 + static_cast<int>(rng() % 40); ++k) in.push_back(0x53 + rng() % 4); break;
+        case 5: in.resize(in.size() + rng() % 3500, static_cast<std::uint8_t>(rng())); break;  // long run
+      }
+    }
+    auto whole = run_whole(in);
+    std::vector<std::size_t> sizes;
+    for (int i = 0; i < 16; ++i) sizes.push_back(1 + rng() % 200);
+    INFO("iteration " << iter);
+    REQUIRE(run(in, sizes) == whole);
+    REQUIRE(run(in, {1}) == whole);
+    // Every reported frame is genuine: its raw bytes decode on their own.
+    std::size_t ok = 0;
+    for (auto& e : whole)
+      if (e.ok) {
+        ++ok;
+        auto raw = parse_hex(e.raw);
+        Bytes un;
+        REQUIRE(unescape(*raw, un));
+        REQUIRE(decode(un));
+      }
+    CHECK(ok <= good_frames + static_cast<std::size_t>(pieces));
+  }
+}
+
+TEST_CASE("deframer: idle() and release_memory()") {
+  Bytes f = wire(make(cls::link, 0x01, 1, {}));
+  Deframer d;
+  CHECK(d.idle());
+  d.feed(ByteView(f).first(5));
+  DeframeEvent ev;
+  CHECK_FALSE(d.next(ev));
+  CHECK_FALSE(d.idle());
+  CHECK(d.buffered() == 5);
+  d.release_memory();  // keeps a partial frame
+  CHECK(d.buffered() == 5);
+  d.feed(ByteView(f).subspan(5));
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK_FALSE(d.next(ev));
+  CHECK(d.idle());
+  CHECK(d.buffered() == 0);
+  d.release_memory();
+  d.feed(f);
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK(d.offset() == 2 * f.size());
 }

@@ -306,3 +306,26 @@ TEST_CASE("device ids: refused forms") {
     CHECK(r.error().kind == ErrorKind::bad_value);
   }
 }
+
+TEST_CASE("encode appends to a buffer; unescape reuses one") {
+  Frame a = make(cls::data, 0xEE, 0x5455, 1, Bytes(8, 0x55), Bytes(300, 0x54));
+  Frame b = make(cls::link, 0x01, 2, 3, {}, {});
+  Bytes both;
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(encode(a.view(), CrcVariant::modbus, both));
+    REQUIRE(encode(b.view(), CrcVariant::modbus, both));
+  }
+  Bytes wa = encode_ok(a), wb = encode_ok(b);
+  REQUIRE(both.size() == 50 * (wa.size() + wb.size()));
+  CHECK(std::equal(wa.begin(), wa.end(), both.begin()));
+  CHECK(std::equal(wb.begin(), wb.end(), both.end() - static_cast<std::ptrdiff_t>(wb.size())));
+
+  Bytes un;
+  REQUIRE(unescape(wa, un));  // large first
+  REQUIRE(unescape(wb, un));  // then a smaller frame into the same buffer
+  CHECK(un.size() == unescaped_size(b.view()));
+  CHECK(decode(un));
+  CHECK_FALSE(unescape(Bytes{0x55, 0x54, 0x09, 0x55}, un));
+  REQUIRE(unescape(wa, un));
+  CHECK(un.size() == unescaped_size(a.view()));
+}

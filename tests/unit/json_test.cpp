@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <random>
 
 #include "m2m/json.hpp"
@@ -404,4 +405,125 @@ TEST_CASE("property: decode -> JSON -> encode reproduces every frame byte for by
   // The generator must exercise both sides, or the property says little.
   CHECK(with_body > 2000);
   CHECK(with_error > 2000);
+}
+
+TEST_CASE("every catalogue command: fail, unsupported and odd statuses are generic replies") {
+  for (const auto& c : catalogue()) {
+    INFO(c.type);
+    for (std::uint8_t st : {status::fail, status::unsupported, std::uint8_t{0x09}}) {
+      CHECK(body_of(make(c.cls, c.cmd, st, {})) == json::object());
+      CHECK(body_error_of(make(c.cls, c.cmd, st, hex("00"))).find("carries no data") != std::string::npos);
+      auto d = body_from_json(c.cls, c.cmd, st, json::object());
+      REQUIRE(d);
+      CHECK(d->empty());
+      CHECK_FALSE(body_from_json(c.cls, c.cmd, st, json{{"payload", "01"}}));
+    }
+    // ok with empty data is the generic reply too (group_list: an empty page).
+    json ok = body_of(make(c.cls, c.cmd, status::ok, {}));
+    CHECK(ok == (command_key(c.cls, c.cmd) == cmd::data_group_list ? json{{"devices", json::array()}} : json::object()));
+  }
+}
+
+TEST_CASE("body_to_json and body_from_json directly") {
+  Frame f = make(0xAA, 0xEE, status::request, hex("0102"));
+  auto b = body_to_json(f.view());
+  REQUIRE(b);
+  CHECK(*b == json{{"payload", "0102"}});
+  auto d = body_from_json(0xAA, 0xEE, status::request, *b);
+  REQUIRE(d);
+  CHECK(*d == hex("0102"));
+  CHECK_FALSE(body_to_json(make(0x77, 0x01, status::request, {}).view()));
+  // A command without a specific ok reply refuses ok-reply fields rather than guessing.
+  auto e = body_from_json(0xF0, 0x55, status::ok, json{{"x", 1}});
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("body") == 0);
+  // config_read's ok form needs a value; its request form refuses one.
+  CHECK_FALSE(body_from_json(0xF0, 0xAA, status::ok, json{{"param", "dns"}}));
+  CHECK_FALSE(body_from_json(0xF0, 0xAA, status::request, json{{"param", "dns"}, {"value", "1.2.3.4"}}));
+  auto ok = body_from_json(0xF0, 0xAA, status::ok, json{{"param", "dns"}, {"value", "1.2.3.4"}});
+  REQUIRE(ok);
+  CHECK(*ok == hex("0700 01020304"));
+}
+
+TEST_CASE("config values written by hand: every parameter, friendly forms") {
+  auto w = [](json value, std::string_view param) {
+    return data_of({{"type", "term.config_write"}, {"body", {{"param", param}, {"value", value}}}});
+  };
+  CHECK(w({{"hardware", "H"}, {"software", "固件"}, {"bootloader", ""}}, "version") == hex("0100 4800 B9CCBCFE00 00"));
+  CHECK(w({{"host", "a.cn"}, {"port", 8266}}, "server") == hex("0500 4A20 01 612E636E00"));  // tcp by default
+  CHECK(w({{"host", "b"}, {"port", "0x10"}, {"transport", "udp"}}, "fallback_server") == hex("0600 1000 00 6200"));
+  CHECK(w("114.114.114.114", "dns") == hex("0700 72727272"));
+  CHECK(w(5, "send_wait") == hex("0B00 05"));
+  CHECK(w("255", "write_timeout") == hex("2000 FF"));
+  CHECK(w(0, "read_timeout") == hex("2100 00"));
+  CHECK(w({{"datetime", "2024-02-29 23:59:58"}, {"weekday", 4}}, "rtc") == hex("1600 2024 02 29 23 59 58 04"));
+  CHECK(w({{"datetime", "2026-11-22T00:00:00"}}, "rtc") == hex("1600 2026 11 22 00 00 00 07"));  // a Sunday
+  CHECK(data_of({{"type", "term.config_write"}, {"body", {{"param", "0x0099"}, {"value", "AB CD"}}}}) == hex("9900 ABCD"));
+  CHECK(data_of({{"type", "term.config_read"}, {"body", {{"param", "0x16"}}}}) == hex("1600"));
+  for (auto [value, param] : {std::pair{json(256), "heartbeat_interval"}, {json("1.2.3"), "dns"},
+                              {json({{"datetime", "2023-02-29T00:00:00"}}), "rtc"},
+                              {json({{"datetime", "2023-01-01T24:00:00"}}), "rtc"},
+                              {json({{"host", "h"}, {"port", 1}, {"transport", "sctp"}}), "server"},
+                              {json({{"hardware", "h"}, {"software", "s"}}), "version"},
+                              {json(7), "0x0099"}}) {
+    INFO(param, " ", value.dump());
+    CHECK_FALSE(frame_from_json({{"type", "term.config_write"}, {"body", {{"param", param}, {"value", value}}}}));
+  }
+}
+
+TEST_CASE("frame_from_json never throws, whatever the JSON") {
+  std::mt19937 rng(7);
+  const json odd[] = {nullptr, true, -1, 1.5, 1e30, "", "0x", "zz", json::array(), json::array({1, 2}),
+                      json::object(), json{{"a", 1}}, "0000000000FED24A", 255, 65536,
+                      std::numeric_limits<std::uint64_t>::max(), "text:123456789", "\xff\xfe"};
+  const char* keys[] = {"v", "type", "class", "cmd", "seq", "ext", "status", "device", "token", "data", "body"};
+  const char* body_keys[] = {"password", "token", "target", "id", "ip", "port", "sender", "start", "devices", "peer",
+                             "payload", "text", "file", "checksum", "frame", "size", "count", "bytes", "param",
+                             "value", "code", "event", "description"};
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    json j = json::object();
+    const auto& c = catalogue()[rng() % catalogue().size()];
+    if (rng() % 4) j["type"] = c.type;
+    for (int k = 0; k < 3; ++k) j[keys[rng() % std::size(keys)]] = odd[rng() % std::size(odd)];
+    if (rng() % 2) {
+      json body = json::object();
+      for (int k = 0; k < 3; ++k) body[body_keys[rng() % std::size(body_keys)]] = odd[rng() % std::size(odd)];
+      j["body"] = body;
+    }
+    Result<Frame> r = Frame{};
+    CHECK_NOTHROW(r = frame_from_json(j));
+    if (r) {
+      ++accepted;
+      CHECK(encode(*r));  // whatever is accepted also encodes
+    } else {
+      CHECK_FALSE(r.error().message.empty());
+    }
+  }
+  CHECK(accepted > 0);
+}
+
+TEST_CASE("extra members lead, in the order ts, peer, dir, then the rest") {
+  Frame f = make(0xA0, 0x01, status::ok, {});
+  std::string line;
+  json extra = {{"dir", "rx"}, {"peer", "127.0.0.1:9"}, {"ts", "T"}, {"capture", 3}};
+  append_frame_json(line, f.view(), {}, &extra);
+  CHECK(line.starts_with(R"({"ts":"T","peer":"127.0.0.1:9","dir":"rx","capture":3,"v":1,)"));
+  auto back = frame_from_json(json::parse(line));  // extras do not disturb encoding
+  REQUIRE(back);
+  CHECK(*encode(*back) == *encode(f));
+}
+
+TEST_CASE("frame_summary: statuses, ext, token, quoting, unknown commands") {
+  Frame odd = make(0xF0, 0xF0, 0x07, {});
+  odd.ext = 3;
+  CHECK(frame_summary(odd.view()) == "F0 F0 term.event status=7 seq=7 ext=3 dev=0000000000FED24A tok=0102030405060708");
+  Bytes ev = {0x20};
+  REQUIRE(put_gbk_string(ev, "running fine"));
+  CHECK(frame_summary(make(0xF0, 0xF0, status::request, ev).view()) ==
+        "F0 F0 term.event request seq=7 dev=0000000000FED24A tok=0102030405060708 code=32 "
+        "description=\"running fine\" event=working");
+  CHECK(frame_summary(make(0x12, 0x34, status::ok, hex("ABCD"), {}).view()) ==
+        "12 34 unknown ok seq=7 dev=0000000000FED24A data=ABCD");
+  CHECK(frame_summary(make(0xAA, 0x00, status::ok, {}).view()).ends_with(" devices=[]"));
 }

@@ -1,0 +1,30 @@
+#include "platform/events.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/cli.hpp"
+
+namespace m2m::platform {
+
+EventLog::Line::Line(std::string_view event) {
+  j_["ts"] = cli::timestamp_now();
+  j_["event"] = std::string(event);
+}
+
+std::string EventLog::Line::text() const { return j_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+void EventLog::write(const Line& line) { cli::write_line(line.text()); }
+
+std::uint64_t resident_kib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+}  // namespace m2m::platform

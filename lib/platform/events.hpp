@@ -1,0 +1,46 @@
+// The server's observability: JSON Lines events on stdout ({"ts":…,"event":…,…}), one per
+// line, flushed. Session events (login, relay, …) are silenced by -q; lifecycle lines
+// (listening, stats, shutdown) are always written.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace m2m::platform {
+
+class EventLog {
+ public:
+  explicit EventLog(bool quiet = false) : quiet_(quiet) {}
+  bool session_events() const { return !quiet_; }
+
+  // A line under construction: fields keep their insertion order after ts and event.
+  class Line {
+   public:
+    explicit Line(std::string_view event);
+    template <class T>
+    Line& add(std::string_view key, T&& value) {
+      j_[std::string(key)] = std::forward<T>(value);
+      return *this;
+    }
+    std::string text() const;
+
+   private:
+    nlohmann::ordered_json j_;
+  };
+
+  void write(const Line& line);  // always written
+  void session(const Line& line) {
+    if (!quiet_) write(line);
+  }
+
+ private:
+  bool quiet_;
+};
+
+// Resident set size of this process in KiB (from /proc/self/statm), 0 when unknown.
+std::uint64_t resident_kib();
+
+}  // namespace m2m::platform
