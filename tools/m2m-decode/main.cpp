@@ -1,0 +1,91 @@
+// m2m-decode: AI-Cloud wire bytes (files or stdin; raw or hex text) -> JSON Lines or text.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "cli/input.hpp"
+#include "cli/output.hpp"
+#include "stream_decoder.hpp"
+
+namespace {
+
+constexpr const char* kProg = "m2m-decode";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace m2m;
+  decode::Options opt;
+  std::vector<std::string> files;
+  std::string format = "json";
+  bool no_raw = false;
+  bool verbose = false;
+
+  CLI::App app{"Decode AI-Cloud M2M frames from files or stdin into JSON Lines (one object per frame,\n"
+               "one error object per bad frame or skipped garbage; decoding always continues)."};
+  cli::setup_app(app, kProg);
+  app.add_option("files", files, "Input files; '-' or none reads stdin. With more than one input each record\n"
+                                 "gets a \"file\" member and offsets restart at 0 in each file")
+      ->type_name("FILE");
+  app.add_flag("-x,--hex", opt.hex, "Input is hex text: hex digits, whitespace ignored, '#' comments");
+  app.add_option("-f,--format", format, "Output format: json (JSON Lines) or text (one summary line per frame)")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->type_name("FORMAT");
+  app.add_flag("-p,--pretty", opt.pretty, "Indent each JSON object over several lines");
+  cli::add_count(app, "-n,--count", opt.count, "Stop after N decoded frames (0: no limit)");
+  cli::add_crc(app, opt.crc);
+  app.add_flag("--no-raw", no_raw, "Leave the \"raw\" member out of decoded frames");
+  app.add_flag("--ts", opt.ts, "Add a \"ts\" member (time of decoding, ISO-8601 UTC, ms)");
+  app.add_flag("-q,--quiet", opt.quiet, "Print no error objects (the exit status still reports them)");
+  app.add_flag("-v,--verbose", verbose, "Print totals (frames, errors, bytes) on stderr at the end");
+  if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
+  opt.text = format == "text";
+  opt.raw = !no_raw;
+  if (opt.text && opt.pretty) {
+    cli::error(kProg, "--pretty applies to JSON output, not --format text");
+    return cli::usage;
+  }
+  if (files.empty()) files.push_back("-");
+  cli::install_interrupt_flag();
+
+  cli::RecordOutput out;
+  decode::Totals totals;
+  bool io_failed = false;
+  std::vector<std::uint8_t> buf(cli::kInputChunk);
+  const bool label = files.size() > 1;
+  for (const std::string& name : files) {
+    if (totals.limit_reached(opt) || !out.ok() || cli::interrupted()) break;
+    auto in = cli::InputFile::open(name);
+    if (!in) {
+      cli::error(kProg, in.error().message);
+      io_failed = true;
+      continue;
+    }
+    decode::StreamDecoder dec(opt, totals, out, label ? in->name() : std::string());
+    for (;;) {
+      auto n = in->read(buf);
+      if (!n) {
+        cli::error(kProg, n.error().message);
+        io_failed = true;
+        break;
+      }
+      if (*n == 0) break;
+      dec.feed(m2m::ByteView(buf.data(), *n));
+      out.flush();  // every record of this chunk is out before we wait for the next one
+      if (dec.done() || cli::interrupted()) break;
+    }
+    if (!cli::interrupted()) dec.finish();
+    out.flush();
+  }
+  out.flush();
+  if (verbose) {
+    std::fprintf(stderr, "%s: %llu frames, %llu errors, %llu input bytes\n", kProg,
+                 static_cast<unsigned long long>(totals.frames), static_cast<unsigned long long>(totals.errors),
+                 static_cast<unsigned long long>(totals.bytes));
+  }
+  if (cli::interrupted()) return cli::interrupted_exit;
+  if (io_failed) return cli::failure;
+  if (!out.ok()) return cli::ok;  // the reader went away (head, less): not our failure
+  return totals.errors > 0 ? cli::protocol : cli::ok;
+}

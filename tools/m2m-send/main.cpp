@@ -1,0 +1,144 @@
+// m2m-send: build AI-Cloud frames from flags or JSON Lines and write them out (raw, hex or
+// JSON); with --server, send them over TCP/UDP and print what comes back.
+#include <string>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "cli/input.hpp"
+#include "cli/output.hpp"
+#include "encode_lines.hpp"
+#include "frame_args.hpp"
+#include "frame_writer.hpp"
+#include "m2m/json.hpp"
+#include "session.hpp"
+
+namespace {
+
+constexpr const char* kProg = "m2m-send";
+
+int usage_error(const std::string& message) {
+  m2m::cli::error(kProg, message);
+  std::fprintf(stderr, "Try '%s --help' for more information.\n", kProg);
+  return m2m::cli::usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace m2m;
+  send::FrameArgs frame_args;
+  std::string out_name;
+  bool from_stdin = false, encode = false, pretty = false, quiet = false, verbose = false;
+  CrcVariant crc = CrcVariant::modbus;
+  send::SessionOptions net;
+  std::string account;
+
+  CLI::App app{"Build one AI-Cloud M2M frame from flags (or many from JSON Lines on stdin) and write it\n"
+               "out as wire bytes, hex or JSON."};
+  cli::setup_app(app, kProg);
+  send::add_frame_options(app, frame_args);
+  app.add_flag("--stdin", from_stdin, "Read frames as JSON Lines (m2m-decode's schema) from stdin; error\n"
+                                      "objects and blank lines are skipped, bad lines reported and skipped");
+  app.add_flag("--encode", encode, "Same as --stdin --out raw (m2m-decode | m2m-send --encode)");
+  app.add_option("-o,--out", out_name, "Output: raw (default when stdout is not a terminal), hex (one line per\n"
+                                       "frame; default on a terminal) or json (the decoded frame)")
+      ->check(CLI::IsMember({"raw", "hex", "json"}))
+      ->type_name("FORMAT");
+  app.add_flag("-p,--pretty", pretty, "Indent JSON output (--out json)");
+  cli::add_crc(app, crc);
+  app.add_flag("-q,--quiet", quiet, "No per-line error messages with --stdin (the exit status still says 3)");
+  app.add_flag("-v,--verbose", verbose, "Describe each frame built on stderr (one summary line)");
+
+  // Network half: every flag below needs --server.
+  auto* server_opt = app.add_option("-s,--server", net.server, "Send to this platform (HOST:PORT) instead of writing the frame out;\n"
+                                                      "print every frame received as JSON Lines")
+                         ->type_name("HOST:PORT")
+                         ->group("Network");
+  std::vector<CLI::Option*> net_opts;
+  net_opts.push_back(app.add_flag("-u,--udp", net.udp, "Use UDP instead of TCP")->group("Network"));
+  net_opts.push_back(app.add_option("--account", account, "Log in as this platform client account (EF 00, header id = account)\n"
+                                                          "instead of as --device")
+                         ->type_name("ID")
+                         ->group("Network"));
+  net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply")->group("Network"));
+  net_opts.push_back(cli::add_duration(app, "-t,--timeout", net.timeout, "Bound the whole wait (default 10s; with --listen none; 0: none)")
+                         ->default_str("10s")
+                         ->group("Network"));
+  net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
+  net_opts.push_back(cli::add_duration(app, "--heartbeat", net.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; 0: none)")->group("Network"));
+  if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
+
+  if (server_opt->count() > 0) {
+    if (!out_name.empty() && out_name != "json") return usage_error("with --server the output is JSON Lines; drop --out " + out_name);
+    if (encode) return usage_error("--encode writes frames out; use --stdin with --server");
+    if (net.listen && (from_stdin || !frame_args.type.empty() || frame_args.json))
+      return usage_error("--listen sends no frame of its own; drop TYPE/--stdin");
+    if (!net.listen && !from_stdin && frame_args.type.empty() && !frame_args.json)
+      return usage_error("nothing to send: give a TYPE, --json, --stdin or --listen");
+    for (auto& [key, value] : frame_args.body_fields)
+      if (key == "password") net.password = value;
+    if (frame_args.device) {
+      auto d = ai::parse_device(*frame_args.device);
+      if (!d) return usage_error("--device: " + d.error().message);
+      net.device = *d;
+    }
+    if (!account.empty()) {
+      auto a = ai::parse_device(account);
+      if (!a) return usage_error("--account: " + a.error().message);
+      net.account = *a;
+    } else if (net.password && !net.device) {
+      return usage_error("--password logs in as --device or --account; give one");
+    }
+    if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
+    net.crc = crc;
+    net.pretty = pretty;
+    net.verbose = verbose;
+    net.quiet = quiet;
+    cli::install_interrupt_flag();
+    cli::RecordOutput out;
+    send::Session session(kProg, net, out);
+    if (net.listen) return session.listen();
+    if (from_stdin) {
+      if (!frame_args.type.empty() || frame_args.json) return usage_error("--stdin reads whole frames; drop TYPE/--json");
+      auto in = cli::InputFile::open("-");
+      return session.run_script(*in);
+    }
+    auto j = send::frame_json(frame_args, /*password_in_body=*/false);
+    if (!j) return usage_error(j.error().message);
+    return session.send_one(*j);
+  }
+  for (CLI::Option* o : net_opts)
+    if (o->count() > 0) return usage_error(o->get_name() + " needs --server");
+
+  if (encode) {
+    if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);
+    from_stdin = true;
+    out_name = "raw";
+  }
+  if (from_stdin && frame_args.any())
+    return usage_error("--stdin reads whole frames; TYPE and frame flags (--device, --seq, …) cannot be added");
+  if (!from_stdin && !frame_args.any()) return usage_error("nothing to send: give a TYPE (link.heartbeat, …), --json or --stdin");
+  if (pretty && out_name != "json") return usage_error("--pretty applies to --out json");
+  const send::OutMode mode = out_name == "json" ? send::OutMode::json
+                             : out_name == "hex" ? send::OutMode::hex
+                             : out_name == "raw" ? send::OutMode::raw
+                             : cli::stdout_is_terminal() ? send::OutMode::hex
+                                                         : send::OutMode::raw;
+  cli::install_interrupt_flag();
+  cli::RecordOutput out;
+  send::FrameWriter writer(mode, pretty, crc, out);
+
+  if (from_stdin) {
+    auto in = cli::InputFile::open("-");
+    return send::encode_lines(kProg, *in, writer, out, quiet, verbose);
+  }
+
+  auto j = send::frame_json(frame_args);
+  if (!j) return usage_error(j.error().message);
+  auto frame = ai::frame_from_json(*j);
+  if (!frame) return usage_error(frame.error().message);
+  if (auto r = writer.write(frame->view()); !r) return usage_error(r.error().message);
+  if (verbose) std::fprintf(stderr, "%s: %s\n", kProg, ai::frame_summary(frame->view()).c_str());
+  if (!out.flush()) return cli::ok;
+  return cli::ok;
+}
