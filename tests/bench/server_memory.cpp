@@ -6,6 +6,7 @@
 //   bench_server_memory --pid PID --port PORT [--tcp 10000] [--udp 50000] [--first-id 0x10000000]
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -203,12 +204,10 @@ int main(int argc, char** argv) {
           if (login && fr->status == ai::status::ok && fr->data.size() == 9 && fr->device >= ufirst)
             utokens[fr->device - ufirst].assign(fr->data.begin() + 1, fr->data.end());
         }
-        if (!any) {
-          timeval tv{0, 200000};
-          fd_set set;
-          FD_ZERO(&set);
-          for (int fd : us) FD_SET(fd, &set);
-          if (select(us.back() + 1, &set, nullptr, nullptr, &tv) == 0) {
+        if (!any) {  // poll, not select: these descriptors are above FD_SETSIZE
+          std::vector<pollfd> pfds;
+          for (int fd : us) pfds.push_back(pollfd{fd, POLLIN, 0});
+          if (poll(pfds.data(), pfds.size(), 200) == 0) {
             lost += sent - got;
             break;
           }

@@ -1,0 +1,228 @@
+// `gree-ctl emulate`: one or more Gree units on a pseudo-terminal (or an existing port), for
+// trying gree-ctl and scripts without an air conditioner. The behaviour of the units lives
+// in lib/gree/unit_model; this file is the line: pacing, fault injection, the JSON log.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "cli/cli.hpp"
+#include "commands.hpp"
+#include "gree/unit_model.hpp"
+
+namespace gree_ctl {
+
+using m2m::cli::Exit;
+using namespace m2m::gree;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Removes the --link symlink however the emulator ends.
+class LinkGuard {
+ public:
+  LinkGuard() = default;
+  LinkGuard(const LinkGuard&) = delete;
+  LinkGuard& operator=(const LinkGuard&) = delete;
+  ~LinkGuard() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  Outcome<void> create(const std::string& link, const std::string& target) {
+    struct stat st{};
+    if (::lstat(link.c_str(), &st) == 0) {
+      if (!S_ISLNK(st.st_mode)) return failed(Exit::failure, link + " exists and is not a symlink: not replacing it", "io");
+      ::unlink(link.c_str());
+    }
+    if (::symlink(target.c_str(), link.c_str()) != 0)
+      return failed(Exit::failure, "symlink " + link + ": " + std::strerror(errno), "io");
+    path_ = link;
+    return {};
+  }
+
+ private:
+  std::string path_;
+};
+
+void log(Json j) {
+  Json line;
+  line["ts"] = m2m::cli::timestamp_now();
+  for (auto& [k, v] : j.items()) line[k] = v;
+  m2m::cli::write_line(line.dump());
+}
+
+// Faults: "E3" for every unit, "1024:E3" for one. Returns the bits per unit, or a message.
+Outcome<std::vector<std::uint8_t>> fault_bits(const EmulateOptions& e) {
+  std::vector<std::uint8_t> bits(e.units.size(), 0);
+  for (const auto& spec : e.faults) {
+    std::string code = spec;
+    std::optional<int> only;
+    if (auto colon = spec.find(':'); colon != std::string::npos) {
+      code = spec.substr(colon + 1);
+      try {
+        only = std::stoi(spec.substr(0, colon));
+      } catch (...) {
+        return failed(Exit::usage, "--fault " + spec + ": expected E1..E6 or ADDR:E1..E6", "usage");
+      }
+    }
+    auto n = parse_fault(code);
+    if (!n) return failed(Exit::usage, "--fault " + spec + ": expected E1..E6 or ADDR:E1..E6", "usage");
+    bool matched = false;
+    for (std::size_t i = 0; i < e.units.size(); ++i)
+      if (!only || e.units[i] == *only) {
+        bits[i] = static_cast<std::uint8_t>(bits[i] | (1u << (*n - 1)));
+        matched = true;
+      }
+    if (!matched) return failed(Exit::usage, "--fault " + spec + ": no emulated unit has address " + std::to_string(*only), "usage");
+  }
+  return bits;
+}
+
+// Sends bytes at the pace of the line: 11 bit times per byte (start + 8 data + parity +
+// stop), on an absolute schedule so sleeps do not accumulate drift.
+Outcome<void> paced_write(SerialPort& port, m2m::ByteView bytes, const LineSettings& line) {
+  const int bits = 1 + line.data_bits + (line.parity != 'N' ? 1 : 0) + line.stop_bits;
+  const auto per_byte = std::chrono::microseconds(1'000'000LL * bits / line.baud);
+  auto next = Clock::now();
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    std::this_thread::sleep_until(next);
+    if (auto ok = port.write_all(bytes.subspan(i, 1)); !ok) return ok;
+    next += per_byte;
+  }
+  std::this_thread::sleep_until(next);
+  return {};
+}
+
+// A reply whose checksum no longer matches (but still looks like a frame on the line).
+void corrupt_checksum(m2m::Bytes& frame) {
+  std::uint8_t& digit = frame[frame.size() - 2];
+  digit = digit == '0' ? '1' : '0';
+}
+
+}  // namespace
+
+int cmd_emulate(const PortOptions& po, const EmulateOptions& e) {
+  m2m::cli::install_interrupt_flag();
+  auto faults = fault_bits(e);
+  if (!faults) return report(faults.error());
+  std::vector<Unit> units;
+  for (std::size_t i = 0; i < e.units.size(); ++i)
+    units.emplace_back(UnitConfig{e.units[i], e.cooling_only, e.room_temp, e.drift.count(), (*faults)[i]});
+  Bus bus(std::move(units));
+
+  std::optional<SerialPort> port;
+  std::string device;
+  Pty pty;  // keeps the slave open for the emulator's lifetime
+  if (po.device_given) {
+    auto p = SerialPort::open(po.device, po.line);
+    if (!p) return report(p.error());
+    port.emplace(std::move(*p));
+    device = po.device;
+  } else {
+    auto p = open_pty();
+    if (!p) return report(p.error());
+    pty = std::move(*p);
+    device = pty.slave_path;
+    port.emplace(SerialPort::adopt(std::move(pty.master), "pty master"));
+  }
+  LinkGuard link;
+  if (!e.link_path.empty())
+    if (auto ok = link.create(e.link_path, device); !ok) return report(ok.error());
+
+  Json hello{{"event", "listening"}, {"device", device}};
+  if (!e.link_path.empty()) hello["link"] = e.link_path;
+  hello["units"] = e.units;
+  hello["line"] = po.line.describe();
+  hello["checksum"] = to_string(po.link.checksum);
+  log(hello);
+
+  std::mt19937_64 rng(e.seed);
+  std::uniform_real_distribution<double> chance(0.0, 1.0);
+  std::uint64_t requests = 0, replies_dropped = 0, replies_corrupted = 0;
+  StreamReader reader;
+  const auto start = Clock::now();
+  auto last_tick = start;
+
+  auto serve = [&](const Request& req) -> Outcome<void> {
+    ++requests;
+    log(Json{{"event", "rx"}, {"frame", request_to_json(req, po.link.checksum)}});
+    std::vector<Status> replies = bus.handle(req);
+    if (replies.empty()) {
+      log(Json{{"event", "silent"},
+               {"reason", req.kind == RequestKind::broadcast ? "a broadcast (0x05) is never answered"
+                                                             : "no unit has address " + std::to_string(req.address)}});
+      return {};
+    }
+    if (replies_dropped < e.drop_first || (e.drop_rate > 0 && chance(rng) < e.drop_rate)) {
+      ++replies_dropped;
+      log(Json{{"event", "drop"}, {"unit", replies.front().address}});
+      return {};
+    }
+    std::vector<m2m::Bytes> frames;
+    Json who = Json::array();
+    for (auto& s : replies) {
+      who.push_back(s.address);
+      if (e.reply_address) s.address = *e.reply_address;
+      frames.push_back(*encode_status(s, po.link.checksum));
+    }
+    m2m::Bytes wire = frames.size() == 1 ? frames.front() : collide(frames);
+    bool corrupted = false;
+    if (replies_corrupted < e.corrupt_first || (e.corrupt_rate > 0 && chance(rng) < e.corrupt_rate)) {
+      ++replies_corrupted;
+      corrupt_checksum(wire);
+      corrupted = true;
+    }
+    if (e.delay.count() > 0) std::this_thread::sleep_for(e.delay);
+    Json tx{{"event", "tx"}, {"units", who}, {"raw", m2m::to_hex(wire)}};
+    if (frames.size() > 1) tx["collision"] = true;
+    if (corrupted) tx["corrupted"] = true;
+    if (frames.size() == 1 && !corrupted) tx["frame"] = status_to_json(replies.front(), po.link.checksum);
+    auto ok = paced_write(*port, wire, po.line);
+    log(std::move(tx));
+    return ok;
+  };
+
+  int exit_code = Exit::ok;
+  while (!m2m::cli::interrupted()) {
+    const auto now = Clock::now();
+    if (e.run_for.count() > 0 && now - start >= e.run_for) break;
+    if (e.count > 0 && requests >= e.count) break;
+    bus.advance(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick).count());
+    last_tick = now;
+    auto got = port->read_some(std::chrono::milliseconds(50));
+    if (!got) {
+      exit_code = report(got.error());
+      break;
+    }
+    if (got->empty()) continue;
+    reader.feed(*got);
+    while (auto it = reader.next()) {
+      if (!it->is_frame) {
+        log(Json{{"event", "rx_error"}, {"error", "garbage"}, {"raw", m2m::to_hex(it->bytes)}});
+        continue;
+      }
+      if (it->bytes[0] == kStatusStart) {  // another unit's reply on a shared line
+        log(Json{{"event", "rx_ignored"}, {"raw", m2m::to_hex(it->bytes)}});
+        continue;
+      }
+      auto req = decode_request(it->bytes, po.link.checksum);
+      if (!req) {  // a real unit ignores a damaged request, so the master times out
+        log(Json{{"event", "rx_error"}, {"error", m2m::to_string(req.error().kind)}, {"message", req.error().message},
+                 {"raw", m2m::to_hex(it->bytes)}});
+        continue;
+      }
+      if (auto ok = serve(*req); !ok) {
+        exit_code = report(ok.error());
+        break;
+      }
+    }
+    if (exit_code != Exit::ok) break;
+  }
+  log(Json{{"event", "stopped"}, {"requests", requests}, {"dropped", replies_dropped}, {"corrupted", replies_corrupted}});
+  return exit_code;
+}
+
+}  // namespace gree_ctl

@@ -1,0 +1,80 @@
+// The serial line: a tty configured with termios (speed, parity, data/stop bits, raw mode),
+// held with an exclusive flock, read with deadlines. Also the emulator's pseudo-terminal.
+// Errors are mapped to distinct, actionable messages (missing device, permissions, busy).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/bytes.hpp"
+#include "failure.hpp"
+
+namespace gree_ctl {
+
+struct LineSettings {
+  int baud = 4800;
+  char parity = 'E';  // 'E' even, 'O' odd, 'N' none
+  int data_bits = 8;
+  int stop_bits = 1;
+  std::string describe() const;  // "4800 8E1"
+};
+
+// "8E1" / "7O2" / "8N1" into settings (baud untouched).
+bool parse_frame_format(const std::string& s, LineSettings& out);
+bool parse_parity(const std::string& s, char& out);  // even|odd|none
+bool baud_supported(int baud);
+
+// Owns a file descriptor; closes it (releasing the flock) on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+class SerialPort {
+ public:
+  // Opens and configures `path`; with `exclusive`, fails when another process holds the lock.
+  static Outcome<SerialPort> open(const std::string& path, const LineSettings& line, bool exclusive = true);
+  // Wraps an already-open descriptor (the emulator's pty master) and configures raw mode.
+  static SerialPort adopt(Fd fd, const std::string& path);
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+
+  Outcome<void> write_all(m2m::ByteView data);
+  // Reads what is available, waiting at most `wait`; empty result = nothing arrived.
+  // EIO on a pty whose other side is closed counts as "nothing arrived".
+  Outcome<m2m::Bytes> read_some(std::chrono::milliseconds wait);
+  void discard_input();  // drops stale bytes before a request
+
+ private:
+  Fd fd_;
+  std::string path_;
+};
+
+// A pseudo-terminal pair for the emulator: the master (served by the emulator) and the
+// slave path clients open. The emulator keeps its own slave descriptor open so the master
+// never sees a hang-up between client runs.
+struct Pty {
+  Fd master;
+  Fd slave_keepalive;
+  std::string slave_path;
+};
+Outcome<Pty> open_pty();
+
+// Configures termios on any tty fd (raw, speed, parity, bits).
+Outcome<void> configure_line(int fd, const std::string& path, const LineSettings& line);
+
+}  // namespace gree_ctl

@@ -1,0 +1,19 @@
+// The `set` options as a JSON patch of remote-state fields, validated before anything is sent.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "failure.hpp"
+#include "gree/json.hpp"
+
+namespace gree_ctl {
+
+struct SetRequest {
+  std::optional<std::string> power, mode, temp, fan, swing, sleep, turbo, light, ventilation, x_fan, timer;
+};
+
+// {"power":true,"set_temp":24,…}; usage errors name the option and the allowed values.
+Outcome<m2m::gree::Json> build_patch(const SetRequest& s);
+
+}  // namespace gree_ctl
