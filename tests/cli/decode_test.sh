@@ -108,6 +108,8 @@ expect_eq "frame after bad crc" '"link.login"' "$(jf 'j["type"]' 4)"
 expect_eq "truncated" '"truncated"' "$(jf 'j["error"]' 5)"
 expect_eq "truncated offset (3 + 3 x 29)" 90 "$(jf 'j["offset"]' 5)"
 expect_eq "error objects say v 1" 1 "$(jf 'j["v"]' 5)"
+# DESIGN's interchange format: error objects open with v, then error, like frames open with v, type.
+expect_eq "error object key order" '{"v":1,"error":"garbage","offset":0' "$(sed -n 1p out | cut -c1-35)"
 # -q: no error records, still exit 3
 run 3 "$DECODE" -q dirty.bin
 expect_eq "-q keeps frames only" 2 "$(lines_of)"

@@ -86,7 +86,8 @@ void StreamDecoder::emit_error(const Error& e, ByteView raw, std::uint64_t skipp
     if (!raw.empty()) out.append(" raw=").append(to_hex(raw));
   } else {
     // Extra members first, as append_frame_json puts them, so every record reads alike.
-    const std::string body = ai::error_to_json(e, raw, skipped).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string body;  // keys in the documented order: v, error, offset, …
+    ai::append_error_json(body, e, raw, skipped);
     scratch_.clear();
     if (const nlohmann::json* x = extra()) {
       const std::string head = x->dump();

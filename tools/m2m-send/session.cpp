@@ -59,9 +59,10 @@ void Session::print_frame(const ai::FrameView& f, ByteView raw, const char* dir)
 
 void Session::print_error(const Error& e, ByteView raw, std::uint64_t skipped) {
   saw_garbage_ = true;
-  nlohmann::json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", "rx"}};
+  nlohmann::ordered_json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", "rx"}};
   const std::string head = extra.dump();
-  const std::string body = ai::error_to_json(e, raw, skipped).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string body;  // keys in the documented order: v, error, offset, …
+    ai::append_error_json(body, e, raw, skipped);
   scratch_.assign(head, 0, head.size() - 1);
   scratch_.push_back(',');
   scratch_.append(body, 1);
