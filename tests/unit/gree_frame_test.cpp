@@ -14,8 +14,10 @@ namespace {
 
 // Builds a frame from its ASCII body with start and end codes around it.
 Bytes frame(std::uint8_t start, const std::string& ascii, std::uint8_t end) {
-  Bytes b{start};
-  b.insert(b.end(), ascii.begin(), ascii.end());
+  Bytes b;
+  b.reserve(ascii.size() + 2);
+  b.push_back(start);
+  for (char c : ascii) b.push_back(static_cast<std::uint8_t>(c));
   b.push_back(end);
   return b;
 }
