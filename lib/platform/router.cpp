@@ -101,20 +101,32 @@ void Server::login_failed(std::uint32_t ip) {
   ++it->second.failures;
 }
 
-void Server::device_login(const Source& src, const ai::FrameView& f) {
+// Why a login (device or client) is refused, or nullptr when it is accepted. A refusal is
+// counted and, unless it came from the throttle itself, charged to the source address.
+// `password` is null when the id is not registered.
+const char* Server::login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password,
+                                  bool enabled) {
   const char* reason = nullptr;
-  std::uint32_t d = reg_.find_device(f.device);
   if (opt_.login_fail_limit && throttled(src.from.ip))
     reason = "throttled";
-  else if (d == kNone)
+  else if (!password)
     reason = "unknown";
-  else if (f.data.size() != 8 || std::memcmp(f.data.data(), reg_.device(d).password.data(), 8) != 0)
+  else if (f.data.size() != 8 || std::memcmp(f.data.data(), password->data(), 8) != 0)
     reason = "bad_password";
-  else if (!reg_.device(d).enabled)
+  else if (!enabled)
     reason = "disabled";
   if (reason) {
     ++counters_.login_rejected;
     if (std::strcmp(reason, "throttled") != 0) login_failed(src.from.ip);
+  }
+  return reason;
+}
+
+void Server::device_login(const Source& src, const ai::FrameView& f) {
+  std::uint32_t d = reg_.find_device(f.device);
+  const char* reason = d == kNone ? login_refusal(src, f, nullptr, false)
+                                  : login_refusal(src, f, &reg_.device(d).password, reg_.device(d).enabled);
+  if (reason) {
     if (log_.session_events())
       log_.session(EventLog::Line("login_rejected")
                        .add("device", ai::format_device(f.device))
@@ -347,19 +359,10 @@ void Server::route_reply(std::uint32_t d, const ai::FrameView& f) {
 // ---- platform clients ---------------------------------------------------------------------
 
 void Server::client_login(const Source& src, const ai::FrameView& f) {
-  const char* reason = nullptr;
   std::uint32_t ai_ = reg_.find_account(f.device);
-  if (opt_.login_fail_limit && throttled(src.from.ip))
-    reason = "throttled";
-  else if (ai_ == kNone)
-    reason = "unknown";
-  else if (f.data.size() != 8 || std::memcmp(f.data.data(), reg_.account(ai_).password.data(), 8) != 0)
-    reason = "bad_password";
-  else if (!reg_.account(ai_).enabled)
-    reason = "disabled";
+  const char* reason = ai_ == kNone ? login_refusal(src, f, nullptr, false)
+                                    : login_refusal(src, f, &reg_.account(ai_).password, reg_.account(ai_).enabled);
   if (reason) {
-    ++counters_.login_rejected;
-    if (std::strcmp(reason, "throttled") != 0) login_failed(src.from.ip);
     log_.session(EventLog::Line("login_rejected").add("account", f.device).add("role", "client").add("reason", reason).add("peer", peer(src)));
     return reply(src, f, ai::status::fail, {}, {});
   }

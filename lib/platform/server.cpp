@@ -191,13 +191,7 @@ void Server::conn_readable(int fd) {
   bool alive = true;
   while (d.next(ev)) {
     if (!ev.ok) {
-      if (ev.error.kind != ErrorKind::garbage) ++counters_.bad_frames;
-      ++counters_.drops;
-      if (log_.session_events())
-        log_.session(EventLog::Line("bad_frame")
-                         .add("peer", peer(src))
-                         .add("error", std::string(to_string(ev.error.kind)))
-                         .add("message", ev.error.message));
+      bad_frame(src, ev.error);
       continue;
     }
     ++counters_.frames_in;
@@ -302,14 +296,7 @@ void Server::udp_ready() {
     ai::DeframeEvent ev;
     while (scratch_.next(ev)) {
       if (!ev.ok) {
-        if (ev.error.kind != ErrorKind::garbage) ++counters_.bad_frames;
-        ++counters_.drops;
-        if (log_.session_events())
-          log_.session(EventLog::Line("bad_frame")
-                           .add("peer", peer(src))
-                           .add("transport", "udp")
-                           .add("error", std::string(to_string(ev.error.kind)))
-                           .add("message", ev.error.message));
+        bad_frame(src, ev.error);
         continue;
       }
       ++counters_.frames_in;
@@ -403,5 +390,16 @@ Token Server::new_token() {
 }
 
 std::string Server::peer(const Source& src) const { return net::format_endpoint(src.from); }
+
+// One bad frame or run of garbage from a peer: counted, dropped, logged; the peer goes on.
+void Server::bad_frame(const Source& src, const Error& e) {
+  if (e.kind != ErrorKind::garbage) ++counters_.bad_frames;
+  ++counters_.drops;
+  if (!log_.session_events()) return;
+  EventLog::Line line("bad_frame");
+  line.add("peer", peer(src));
+  if (src.udp) line.add("transport", "udp");
+  log_.session(std::move(line.add("error", std::string(to_string(e.kind))).add("message", e.message)));
+}
 
 }  // namespace m2m::platform

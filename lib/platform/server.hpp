@@ -108,6 +108,8 @@ class Server {
   void handle(const Source& src, const ai::FrameView& f);
   void handle_pending(const Source& src, const ai::FrameView& f);
   void device_login(const Source& src, const ai::FrameView& f);
+  const char* login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password, bool enabled);
+  void bad_frame(const Source& src, const Error& e);
   void client_login(const Source& src, const ai::FrameView& f);
   void device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f);
