@@ -255,22 +255,25 @@ void Server::group_list(std::uint32_t d, const Source& src, const ai::FrameView&
   reply(src, f, ai::status::ok, out, self.token);
 }
 
+// The online device `id` in the same group as `self` (index in `t`), or why there is none.
+// Relay and P2P introduction refuse for the same reasons.
+const char* Server::group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t) {
+  t = reg_.find_device(id);
+  if (t == kNone) return "unknown";
+  if (reg_.device(t).group != self.group) return "other_group";
+  if (!reg_.device(t).online()) return "offline";
+  return nullptr;
+}
+
 void Server::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   const DeviceState& self = reg_.device(d);
   const Token tok = self.token;
   const char* refused = nullptr;
   std::uint32_t t = kNone;
-  if (f.data.size() < 8) {
+  if (f.data.size() < 8)
     refused = "no target";
-  } else {
-    t = reg_.find_device(get_be64(f.data.data()));
-    if (t == kNone)
-      refused = "unknown";
-    else if (reg_.device(t).group != self.group)
-      refused = "other_group";
-    else if (!reg_.device(t).online())
-      refused = "offline";
-  }
+  else
+    refused = group_peer(self, get_be64(f.data.data()), t);
   if (!refused) {
     Bytes data;
     data.reserve(f.data.size());
@@ -299,19 +302,10 @@ void Server::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
   const Token tok = self.token;
   const char* refused = nullptr;
   std::uint32_t t = kNone;
-  if (f.data.size() != 8) {
+  if (f.data.size() != 8)
     refused = "no target";
-  } else {
-    t = reg_.find_device(get_be64(f.data.data()));
-    if (t == kNone)
-      refused = "unknown";
-    else if (reg_.device(t).group != self.group)
-      refused = "other_group";
-    else if (!reg_.device(t).online())
-      refused = "offline";
-    else if (!reg_.device(t).udp_live)
-      refused = "no_udp_endpoint";
-  }
+  else if (!(refused = group_peer(self, get_be64(f.data.data()), t)) && !reg_.device(t).udp_live)
+    refused = "no_udp_endpoint";
   const std::string target = f.data.size() == 8 ? ai::format_device(get_be64(f.data.data())) : std::string();
   if (refused) {
     if (log_.session_events())

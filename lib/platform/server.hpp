@@ -110,6 +110,7 @@ class Server {
   void device_login(const Source& src, const ai::FrameView& f);
   const char* login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password, bool enabled);
   void bad_frame(const Source& src, const Error& e);
+  const char* group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t);
   void client_login(const Source& src, const ai::FrameView& f);
   void device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f);
