@@ -8,28 +8,13 @@ source "$(dirname "$0")/common.bash"
 
 # The capture is written by an independent Python encoder of PROTOCOL-NOTES §1.1, so the
 # toolkit's encoder is not checking itself.
-python3 - <<'PY'
-import random, struct
-
-def crc_modbus(b):
-    c = 0xFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-    return c
+python3 - "$(dirname "$0")/../integration/support" <<'PY'
+import random, struct, sys
+sys.path.insert(0, sys.argv[1])
+from m2m_client import encode
 
 def frame(cls, cmd, seq, ext, status, dev, token, data):
-    body = bytes([cls, cmd]) + struct.pack("<HHB", seq, ext, status) + dev.to_bytes(8, "big")
-    if not (cmd == 0 and cls in (0xA0, 0xEF)):
-        body += bytes([len(token)]) + token
-    body += data
-    u = b"\x55" + struct.pack("<H", len(body) + 6) + body
-    u += struct.pack("<H", crc_modbus(u))
-    esc = bytearray(b"\x55")
-    for x in u[1:]:
-        esc += b"\x54\x01" if x == 0x55 else b"\x54\x02" if x == 0x54 else bytes([x])
-    return bytes(esc + b"\x55")
+    return encode(cls, cmd, seq=seq, device=dev, token=token, data=data, status=status, ext=ext)
 
 rnd = random.Random(20261121)
 def rbytes(n): return bytes(rnd.choice([0x55, 0x54, 0x00, rnd.randrange(256)]) for _ in range(n))

@@ -13,32 +13,17 @@ listens on 127.0.0.1 (TCP and UDP on the same port, chosen by the kernel, writte
   any other request     ok, then with --push N: N data.uplink requests of its own
   a frame with a wrong token (after login) is ignored, as the platform would
 """
-import argparse, socket, struct, selectors, sys
+import argparse, os, socket, struct, selectors, sys
 
 TOKEN = bytes.fromhex("A1A2A3A4A5A6A7A8")
 PASSWORDS = {bytes.fromhex("0102030405060708"), b"123" + bytes(5)}
 
-def crc16(b):
-    c = 0xFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-    return c
-
-def has_token(cls, cmd): return not (cmd == 0 and cls in (0xA0, 0xEF))
+# The frame codec is the one independent Python oracle shared by all network tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from m2m_client import crc16_modbus as crc16, has_token_field as has_token, encode as _encode
 
 def encode(cls, cmd, seq, status, dev, token, data, ext=0):
-    body = bytes([cls, cmd]) + struct.pack("<HHB", seq, ext, status) + dev.to_bytes(8, "big")
-    if has_token(cls, cmd):
-        body += bytes([len(token)]) + token
-    body += data
-    u = b"\x55" + struct.pack("<H", len(body) + 6) + body
-    u += struct.pack("<H", crc16(u))
-    out = bytearray(b"\x55")
-    for x in u[1:]:
-        out += b"\x54\x01" if x == 0x55 else b"\x54\x02" if x == 0x54 else bytes([x])
-    return bytes(out + b"\x55")
+    return _encode(cls, cmd, seq=seq, device=dev, token=token, data=data, status=status, ext=ext)
 
 def frames(buf):
     """Splits complete wire frames off the front of buf; returns (frames, rest)."""
