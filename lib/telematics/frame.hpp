@@ -75,7 +75,8 @@ struct Frame {
 // XOR of every byte (the frame checksum over id .. last body byte).
 std::uint8_t xor_checksum(ByteView b);
 
-// The seed's escaping of the content between the flags; escape() adds both flags.
+// Escaping of the content between the flags (telematics-protocol(7) "Escaping"); escape()
+// adds both flags.
 void escape(ByteView content, Bytes& out);
 // `wire` is one whole wire frame, flags included; `out` receives the content between them.
 // Errors (bad_escape) carry offsets into `wire`.

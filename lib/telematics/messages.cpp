@@ -3,8 +3,9 @@
 namespace m2m::telematics {
 namespace {
 
-// The seed's table 3 ("指令列表"), section by section. Ids 0x0001-0x0003 are login, logout
-// and heartbeat here, not what JT/T 808 uses them for.
+// The protocol document's message list (telematics-protocol(7) "MESSAGES"), section by
+// section. Ids 0x0001-0x0003 are login, logout and heartbeat here, not what JT/T 808 uses
+// them for.
 constexpr TypeInfo kTypes[] = {
     {0x0001, "login", BodyKind::empty},
     {0x0002, "logout", BodyKind::empty},

@@ -1,6 +1,7 @@
 // Message catalogue of the telematics protocol V1.02 (telematics-protocol(7) "MESSAGES"):
-// the seed's own list of message ids with their JSON `type` names, and the few bodies whose
-// layout is known. The field tables of the seed were lost, so every other body stays hex.
+// the protocol document's own list of message ids with their JSON `type` names, and the few
+// bodies whose layout is known. The document's field tables were lost, so every other body
+// stays hex.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 namespace m2m::telematics {
 
 enum class BodyKind : std::uint8_t {
-  empty,          // the seed says the body is empty: {}
+  empty,          // the document says the body is empty: {}
   general_reply,  // JT/T 808 layout, a decision: reply seq (2) + reply id (2) + result (1)
   opaque,         // the table was lost: `data` (hex) only, no `body`
 };

@@ -1,6 +1,6 @@
 // SMS commands of the telematics protocol (telematics-protocol(7) "SMS COMMANDS"):
 //   #=CMD,ARG,…:#
-// The seed allows English letters, digits and five characters (= : , . #); any other
+// The protocol document allows English letters, digits and five characters (= : , . #); any other
 // character is ignored, i.e. removed before parsing. After that the text must start with
 // "#=" and end with ":#"; what lies between is split at every ',' into the command (first
 // field, not empty) and its arguments (possibly empty).

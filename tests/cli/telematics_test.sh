@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # m2m-decode / m2m-send --protocol telematics and sms (telematics-protocol(7)): known bytes,
-# the seed's escaping, every message type, sub-package reassembly and missing parts, dirty
-# streams, and the round trip decode | encode byte for byte.
+# the protocol document's escaping example, every message type, sub-package reassembly and
+# missing parts, dirty streams, and the round trip decode | encode byte for byte.
 source "$(dirname "$0")/common.bash"
 T=(--protocol telematics)
 
@@ -35,8 +35,8 @@ expect_eq "ai: not a frame" '"garbage"' "$(jf 'j["error"]')"
 run 0 "$SEND" "${T[@]}" login --terminal 13800138000 --seq 7 --out hex
 expect_eq "send login" "$LOGIN" "$(cat out)"
 
-# The seed's escaping example, inside a frame: a body of 30 7e 08 7d 55 is sent as
-# 30 7d 02 08 7d 01 55.
+# The protocol document's escaping example (telematics-protocol(7) "Escaping"), inside a
+# frame: a body of 30 7e 08 7d 55 is sent as 30 7d 02 08 7d 01 55.
 run 0 "$SEND" "${T[@]}" working_data --terminal 013800138000 --seq 1 --data 307E087D55 --out hex
 expect_match "escaped body on the wire" '307D02087D0155..7E$' "$(cat out)"
 python3 -c 'import sys; sys.path.insert(0, "."); from tm import frame; print(frame(4, seq=1, body=bytes.fromhex("307e087d55")).hex().upper())' >want

@@ -19,8 +19,8 @@ Frame login() {
 
 }  // namespace
 
-TEST_CASE("telematics: the seed's escaping example") {
-  // §3.4.2: a packet whose content is 30 7e 08 7d 55 goes on the wire as
+TEST_CASE("telematics: the protocol document's escaping example") {
+  // telematics-protocol(7) "Escaping": a packet whose content is 30 7e 08 7d 55 goes on the wire as
   // 7e 30 7d 02 08 7d 01 55 7e.
   Bytes wire;
   escape(hex("30 7e 08 7d 55"), wire);

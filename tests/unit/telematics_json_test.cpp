@@ -32,7 +32,7 @@ Frame frame(std::uint16_t id, Bytes body = {}) {
 
 }  // namespace
 
-TEST_CASE("telematics: the catalogue is the seed's list") {
+TEST_CASE("telematics: the catalogue is the protocol document's list") {
   const std::pair<std::uint16_t, const char*> want[] = {
       {0x0001, "login"}, {0x0002, "logout"}, {0x0003, "heartbeat"}, {0x0004, "working_data"}, {0x0005, "fault"},
       {0x0101, "terminal_general_reply"}, {0x0102, "param_query_reply"}, {0x0103, "working_data_query_reply"},
