@@ -50,8 +50,8 @@ Result<std::optional<Reassembled>> Reassembler::add(const FrameView& f, std::uin
   }
   Set& s = it->second;
   s.parts.emplace(f.number, Frame::from(f));
-  s.bytes += f.body.size();
-  bytes_ += f.body.size();
+  s.bytes += f.body.size() + kPartCost;
+  bytes_ += f.body.size() + kPartCost;
   if (s.parts.size() == f.total) {
     Reassembled r;
     const Frame& first = s.parts.begin()->second;
@@ -67,7 +67,7 @@ Result<std::optional<Reassembled>> Reassembler::add(const FrameView& f, std::uin
     return std::optional<Reassembled>(std::move(r));
   }
   // Bound memory: give up the oldest sets first.
-  while (bytes_ > kMaxPendingBytes && !sets_.empty()) {
+  while ((bytes_ > kMaxPendingBytes || sets_.size() > kMaxPendingSets) && !sets_.empty()) {
     auto oldest = std::min_element(sets_.begin(), sets_.end(),
                                    [](const auto& a, const auto& b) { return a.second.order < b.second.order; });
     dropped.push_back(give_up(oldest->first, oldest->second));

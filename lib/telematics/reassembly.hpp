@@ -3,7 +3,7 @@
 // message id, terminal id and total. When every part has arrived the bodies are joined in
 // part order into one message. A set that cannot complete is reported: at end of input, when
 // a part number arrives a second time (the terminal started over), or when the pending sets
-// hold more than kMaxPendingBytes.
+// hold more than kMaxPendingBytes or number more than kMaxPendingSets (oldest first).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,9 @@ struct Incomplete {
 
 class Reassembler {
  public:
-  static constexpr std::size_t kMaxPendingBytes = 4u << 20;
+  static constexpr std::size_t kMaxPendingBytes = 4u << 20;  // bodies + kPartCost per part
+  static constexpr std::size_t kMaxPendingSets = 1024;
+  static constexpr std::size_t kPartCost = 128;  // so a flood of empty parts is bounded too
 
   // Adds one sub-package frame seen at stream `offset`. Sets given up on go to `dropped`.
   // A bad part number (0 or above total) is reported as an Error.

@@ -104,12 +104,30 @@ TEST_CASE("telematics reassembly: sets of different messages stay apart; bad par
 TEST_CASE("telematics reassembly: pending bytes are bounded") {
   Reassembler r;
   std::vector<Incomplete> dropped;
-  std::size_t sets = 0;
-  for (std::uint16_t t = 2; dropped.empty(); ++t) {  // a new, never-completed set each time
-    Frame p = part(1, t, Bytes(kMaxBody, 0x55), 1);
-    REQUIRE(r.add(p.view(), t, dropped));
-    ++sets;
+  Frame old = part(1, 2, {0x01}, 1);
+  REQUIRE(r.add(old.view(), 0, dropped));
+  std::size_t parts = 0;
+  for (std::uint16_t n = 1; dropped.empty() && n < 60000; ++n) {  // one huge message, never complete
+    Frame p = part(n, 60000, Bytes(kMaxBody, 0x55), n);
+    REQUIRE(r.add(p.view(), n, dropped));
+    ++parts;
   }
-  CHECK(sets * kMaxBody > Reassembler::kMaxPendingBytes);
+  CHECK((parts + 1) * Reassembler::kPartCost + parts * kMaxBody + 1 > Reassembler::kMaxPendingBytes);
+  REQUIRE(dropped.size() == 1);
   CHECK(dropped.front().total == 2);  // the oldest set goes first
+}
+
+TEST_CASE("telematics reassembly: the number of pending sets is bounded, empty parts too") {
+  Reassembler r;
+  std::vector<Incomplete> dropped;
+  for (std::uint16_t t = 2; t < 2 + Reassembler::kMaxPendingSets; ++t) {
+    Frame p = part(1, t, {}, 1);
+    REQUIRE(r.add(p.view(), t, dropped));
+  }
+  CHECK(dropped.empty());
+  Frame one_more = part(1, 60000, {}, 1);
+  REQUIRE(r.add(one_more.view(), 0, dropped));
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].total == 2);
+  CHECK(r.pending() == Reassembler::kMaxPendingSets);
 }
