@@ -11,6 +11,10 @@
 //   * sub-package parts go through the Reassembler without crashing; a reassembled body is
 //     the sum of its parts;
 //   * an SMS text that parses formats back to its cleaned text, which parses the same.
+// Seeds (tests/fuzz/corpus/telematics): the 4 header bytes, then frames built by an
+// independent encoder of telematics-protocol(7) "FRAME" (logins, general replies, escapes,
+// complete and incomplete sub-packages, an encrypted body, bluetooth_order with an additional
+// field, garbage and bad frames) or SMS texts (mode byte odd).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
