@@ -22,6 +22,7 @@ struct PortOptions {
   LineSettings line;
   LinkOptions link;
   bool quiet = false;
+  std::string state_dir;  // --state-dir; empty = StateStore::default_dir()
 };
 
 // Prints a Failure as "gree-ctl: error: …" and returns its exit code.
