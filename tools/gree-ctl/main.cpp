@@ -99,7 +99,10 @@ int main(int argc, char** argv) {
   m2m::cli::add_count(*watch, "-n,--count", wo.count, "Stop after N polls (default: until interrupted)");
   m2m::cli::add_duration(*watch, "--for", wo.run_for, "Stop after this long (default: no limit)");
 
-  auto* decode = app.add_subcommand("decode", "Hex text on stdin -> one JSON object per frame (or error) on stdout");
+  std::vector<std::string> decode_files;
+  auto* decode = app.add_subcommand("decode", "Hex text (files, or stdin) -> one JSON object per frame (or error) on stdout");
+  decode->add_option("files", decode_files, "Input files; '-' or none reads stdin. With several, each record gets a \"file\" member")
+      ->type_name("FILE");
   auto* encode = app.add_subcommand("encode", "JSON objects on stdin (one per line) -> frame hex on stdout");
 
   EmulateOptions eo;
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
     if (set_address->parsed()) return cmd_set_address(po, new_address);
     if (clear_address->parsed()) return cmd_set_address(po, 0);
     if (watch->parsed()) return cmd_watch(po, addr, wo);
-    if (decode->parsed()) return cmd_decode(po.link.checksum);
+    if (decode->parsed()) return cmd_decode(po.link.checksum, decode_files);
     if (encode->parsed()) return cmd_encode(po.link.checksum);
     if (emulate->parsed()) {
       eo.units = parse_unit_list(units);
