@@ -116,6 +116,13 @@ def main(tmp):
     other = os.path.join(tmp, "elsewhere")
     rc, out, err = ctl(link, "status", "--addr", "1023", state=other)
     check("--state-dir moves the store", rc == 2 and other in err, f"rc={rc} {err}")
+    # a damaged record is no known code: refused (saying why), and a full set rewrites it
+    broken = os.path.join(tmp, "broken")
+    os.makedirs(broken)
+    bad_file = os.path.join(broken, os.path.basename(want_file).replace("@1023", "@1024"))
+    open(bad_file, "w").write('{"v":1,"port":"%s","address":1024,"code":"FFFF' % link)
+    rc, out, err = ctl(link, "status", "--addr", "1024", state=broken)
+    check("damaged record refused", rc == 2 and "damaged" in err and "nothing was sent" in err, f"rc={rc} {err}")
     log = stop(p)
     codes = [(f["type"], f["address"], f["code"]) for f in rx_frames(log)]
     check("the unit received exactly: the full set, the partial set, then only re-sends of its code",
