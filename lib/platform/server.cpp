@@ -148,11 +148,14 @@ void Server::capacity_event(const char* reason, const net::Endpoint& from) {
   if (reason) {
     ++router_.counters().drops;
     ++capacity_refused_;
+    capacity_reason_ = reason;
+    capacity_peer_ = from;
   }
   if (!capacity_refused_ || second == capacity_second_) return;
   capacity_second_ = second;
   EventLog::Line l("capacity");
-  if (reason) l.add("reason", reason).add("peer", net::format_endpoint(from));
+  l.add("reason", capacity_reason_);
+  if (capacity_peer_.ip) l.add("peer", net::format_endpoint(capacity_peer_));  // the last one refused
   l.add("refused", capacity_refused_).add("open", open_conns_);
   log_.session(l);
   capacity_refused_ = 0;

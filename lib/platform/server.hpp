@@ -89,8 +89,10 @@ class Server final : Outbox, Clock {
   std::uint64_t capacity_ = 0;              // TCP sessions the file limit allows
   unsigned long file_limit_ = 0;
   std::uint64_t open_conns_ = 0;
-  std::uint32_t capacity_second_ = 0;       // one aggregated capacity event per second
-  std::uint64_t capacity_refused_ = 0;
+  std::uint32_t capacity_second_ = 0xFFFFFFFF;  // one aggregated capacity event per second
+  std::uint64_t capacity_refused_ = 0;          // refusals since the last capacity event
+  const char* capacity_reason_ = "";
+  net::Endpoint capacity_peer_;
   std::chrono::steady_clock::time_point start_;
   ai::Deframer scratch_;                    // shared while no frame is split
   Bytes rx_;                                // shared read buffer
