@@ -199,7 +199,62 @@ void Router::token_mismatch(const Source& src, const ai::FrameView& f, const cha
       .add("transport", src.udp ? "udp" : "tcp")
       .add("peer", peer(src));
   if (reason) line.add("reason", reason);
+  if (rate_limited("token_mismatch", src.from.ip, line)) return;
   log_.session(line);
+}
+
+namespace {
+constexpr std::size_t kMaxRepeatSources = 4096;
+constexpr std::uint32_t kBurst = 10;  // events of one kind per source written in full per second
+}
+
+bool Router::rate_limited(const char* kind, std::uint32_t ip, EventLog::Line& line) {
+  const std::uint32_t second = now() / (1000 / kTickMs);
+  std::uint64_t key = reinterpret_cast<std::uintptr_t>(kind) * 0x9E3779B97F4A7C15ull ^ ip;
+  auto it = repeats_.find(key);
+  if (it == repeats_.end()) {
+    if (repeats_.size() >= kMaxRepeatSources) {  // too many sources: one shared entry per kind
+      ip = 0;
+      key = reinterpret_cast<std::uintptr_t>(kind) * 0x9E3779B97F4A7C15ull;
+      it = repeats_.find(key);
+    }
+    if (it == repeats_.end()) {
+      repeats_.emplace(key, Repeats{kind, ip, second, 1, 0});
+      return false;
+    }
+  }
+  Repeats& r = it->second;
+  if (r.second == second) {
+    if (r.written < kBurst) {
+      ++r.written;
+      return false;
+    }
+    ++r.left_out;
+    return true;
+  }
+  if (r.left_out) line.add("repeated", r.left_out);
+  r.second = second;
+  r.written = 1;
+  r.left_out = 0;
+  return false;
+}
+
+// Summaries for sources that went quiet after being rate-limited; forgets old entries.
+void Router::flush_repeated() {
+  const std::uint32_t second = now() / (1000 / kTickMs);
+  for (auto it = repeats_.begin(); it != repeats_.end();) {
+    Repeats& r = it->second;
+    if (r.second == second) {
+      ++it;
+      continue;
+    }
+    if (r.left_out) {
+      EventLog::Line line(r.kind);
+      if (r.ip) line.add("peer", net::format_ip(r.ip));
+      log_.session(line.add("repeated", r.left_out));
+    }
+    it = repeats_.erase(it);
+  }
 }
 
 // One bad frame or run of garbage from a peer: counted, dropped, logged; the peer goes on.
@@ -210,7 +265,9 @@ void Router::bad_frame(const Source& src, const Error& e) {
   EventLog::Line line("bad_frame");
   line.add("peer", peer(src));
   if (src.udp) line.add("transport", "udp");
-  log_.session(line.add("error", std::string(to_string(e.kind))).add("message", e.message));
+  line.add("error", std::string(to_string(e.kind))).add("message", e.message);
+  if (rate_limited("bad_frame", src.from.ip, line)) return;
+  log_.session(line);
 }
 
 // ---- logins --------------------------------------------------------------------------------
@@ -284,12 +341,14 @@ void Router::device_login(const Source& src, const ai::FrameView& f) {
   const char* reason = d == kNone ? login_refusal(src, f, nullptr, false)
                                   : login_refusal(src, f, &reg_.device(d).password, reg_.device(d).enabled);
   if (reason) {
-    if (log_.session_events())
-      log_.session(EventLog::Line("login_rejected")
-                       .add("device", ai::format_device(f.device))
-                       .add("reason", reason)
-                       .add("transport", src.udp ? "udp" : "tcp")
-                       .add("peer", peer(src)));
+    if (log_.session_events()) {
+      EventLog::Line line("login_rejected");
+      line.add("device", ai::format_device(f.device))
+          .add("reason", reason)
+          .add("transport", src.udp ? "udp" : "tcp")
+          .add("peer", peer(src));
+      if (!rate_limited("login_rejected", src.from.ip, line)) log_.session(line);
+    }
     return reply(src, f, ai::status::fail, {}, {});
   }
   // A second login replaces the first, whichever transport either used.
@@ -329,7 +388,9 @@ void Router::client_login(const Source& src, const ai::FrameView& f) {
   const char* reason = ai_ == kNone ? login_refusal(src, f, nullptr, false)
                                     : login_refusal(src, f, &reg_.account(ai_).password, reg_.account(ai_).enabled);
   if (reason) {
-    log_.session(EventLog::Line("login_rejected").add("account", f.device).add("role", "client").add("reason", reason).add("peer", peer(src)));
+    EventLog::Line line("login_rejected");
+    line.add("account", f.device).add("role", "client").add("reason", reason).add("peer", peer(src));
+    if (!rate_limited("login_rejected", src.from.ip, line)) log_.session(line);
     return reply(src, f, ai::status::fail, {}, {});
   }
   if (const int old = reg_.account(ai_).fd; old >= 0 && old != src.fd) close(old, "replaced");
@@ -650,6 +711,7 @@ void Router::sweep() {
       ++it;
   }
   if (throttle_.empty() && throttle_.bucket_count() > 1024) throttle_ = {};  // give the memory back
+  flush_repeated();
 }
 
 void Router::shutdown() {

@@ -157,6 +157,12 @@ class Router {
   void add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f);
   void udp_expire(std::uint32_t d, std::string_view reason);
   void token_mismatch(const Source& src, const ai::FrameView& f, const char* reason = nullptr);
+  // Flood-prone events (token_mismatch, bad_frame, login_rejected): past a burst of 10 a
+  // second per kind and source address, they are left out; the next one written carries
+  // "repeated": N, the number left out meanwhile, and the sweep writes that summary for a
+  // source that went quiet. So a flood writes at most ~11 lines a second per source.
+  bool rate_limited(const char* kind, std::uint32_t ip, EventLog::Line& line);
+  void flush_repeated();
   Token new_token();
   std::string peer(const Source& src) const;
 
@@ -171,6 +177,14 @@ class Router {
   std::unordered_map<std::uint64_t, Route> routes_;  // key: device index << 16 | platform seq
   std::unordered_map<std::uint64_t, Throttle> throttle_;  // key: ip ^ hash(id)
   std::unordered_map<std::uint64_t, std::uint32_t> terminals_added_;  // per account id
+  struct Repeats {
+    const char* kind;
+    std::uint32_t ip;
+    std::uint32_t second;
+    std::uint32_t written;   // in full, this second
+    std::uint32_t left_out;  // since the last line written
+  };
+  std::unordered_map<std::uint64_t, Repeats> repeats_;  // key: kind pointer ^ ip; bounded
   std::uint32_t fail_second_ = 0, fails_this_second_ = 0;  // global ceiling on failed logins
   std::uint16_t next_seq_ = 1;
   std::uint32_t timeout_ticks_ = 0;

@@ -444,3 +444,22 @@ TEST_CASE("router: sweep closes silent sessions and expires UDP presences") {
   CHECK(h.find("logout", "device", ai::format_device(B))[0]["reason"] == "timeout");
   no_violations(h);
 }
+
+TEST_CASE("router: a flood of bad-token frames from one source is summarised, not logged frame by frame") {
+  Harness h;
+  populate(h);
+  const auto flooder = Harness::addr(50, 5000);
+  Token bad{};
+  for (int i = 0; i < 1000; ++i) h.udp(flooder, request(ai::cls::link, 0x01, A, bad, {}, static_cast<std::uint16_t>(i)));
+  CHECK(h.find("token_mismatch").size() == 10);
+  CHECK(h.router.counters().token_mismatch == 1000);  // still counted
+  // Another source is not silenced by the first one's flood.
+  h.udp(Harness::addr(51, 5000), request(ai::cls::link, 0x01, A, bad));
+  CHECK(h.find("token_mismatch").size() == 11);
+  h.tick += 100;
+  h.sweep();
+  auto summary = h.find("token_mismatch", "repeated", 990);
+  REQUIRE(summary.size() == 1);
+  CHECK(summary[0]["peer"] == "127.0.0.50");
+  no_violations(h);
+}
