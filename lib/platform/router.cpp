@@ -73,7 +73,7 @@ void Router::unbind(int fd, std::string_view reason) {
     if (d.fd == fd) {
       d.fd = -1;
       --counters_.online_tcp;
-      if (!d.udp_live) d.logged_in = false;
+      if (!d.udp_live) set_online(s.ref, false);
       if (log_.session_events())
         log_.session(EventLog::Line("logout")
                          .add("device", ai::format_device(d.id))
@@ -371,7 +371,7 @@ void Router::device_login(const Source& src, const ai::FrameView& f) {
     ++counters_.online_udp;
   }
   dev.token = new_token();
-  dev.logged_in = true;
+  set_online(d, true);
   ++counters_.logins;
   if (log_.session_events())
     log_.session(EventLog::Line("login")
@@ -415,13 +415,47 @@ void Router::udp_expire(std::uint32_t d, std::string_view reason) {
   dev.udp_live = false;
   --counters_.online_udp;
   if (dev.fd < 0) {
-    dev.logged_in = false;
+    set_online(d, false);
     if (log_.session_events())
       log_.session(EventLog::Line("logout")
                        .add("device", ai::format_device(dev.id))
                        .add("transport", "udp")
                        .add("reason", std::string(reason)));
   }
+}
+
+// Keeps `logged_in` and the group's online index together.
+void Router::set_online(std::uint32_t d, bool online) {
+  DeviceState& dev = reg_.device(d);
+  if (dev.logged_in == online) return;
+  dev.logged_in = online;
+  if (dev.group >= online_.size()) online_.resize(dev.group + 1);
+  auto& list = online_[dev.group];
+  auto by_id = [this](std::uint32_t a, std::uint64_t id) { return reg_.device(a).id < id; };
+  auto at = std::lower_bound(list.begin(), list.end(), dev.id, by_id);
+  if (online) {
+    list.insert(at, d);
+  } else if (at != list.end() && *at == d) {
+    list.erase(at);
+  } else {  // the device changed group while online (a registry reload): find it anywhere
+    for (auto& l : online_) std::erase(l, d);
+  }
+}
+
+bool Router::online_index_consistent() const {
+  std::size_t listed = 0;
+  for (std::uint32_t g = 0; g < online_.size(); ++g) {
+    const auto& list = online_[g];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const DeviceState& dev = reg_.devices()[list[i]];
+      if (!dev.logged_in || dev.group != g) return false;
+      if (i && reg_.devices()[list[i - 1]].id >= dev.id) return false;
+    }
+    listed += list.size();
+  }
+  std::size_t logged_in = 0;
+  for (const auto& dev : reg_.devices()) logged_in += dev.logged_in;
+  return listed == logged_in;
 }
 
 // ---- device commands -----------------------------------------------------------------------
@@ -478,9 +512,10 @@ void Router::group_list(std::uint32_t d, const Source& src, const ai::FrameView&
   std::size_t start = f.data.size() == 2 ? get_le16(f.data.data()) : 0;
   Bytes out;
   std::size_t index = 0, taken = 0;
-  for (std::uint32_t m : reg_.groups()[self.group].members) {
+  if (self.group >= online_.size()) return reply(src, f, ai::status::ok, out, tok);
+  for (std::uint32_t m : online_[self.group]) {
     const DeviceState& peer_dev = reg_.device(m);
-    if (m == d || !peer_dev.logged_in) continue;
+    if (m == d || !peer_dev.logged_in || peer_dev.group != self.group) continue;
     if (index++ < start) continue;
     ai::put_peer_record(out, peer_record(peer_dev));
     if (++taken == kGroupPage) break;

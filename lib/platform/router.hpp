@@ -107,6 +107,9 @@ class Router {
   std::size_t routes() const { return routes_.size(); }
   std::size_t throttle_entries() const { return throttle_.size(); }
   std::uint32_t timeout_ticks() const { return timeout_ticks_; }
+  // For tests and the fuzz target: every logged-in device is in its group's online index,
+  // once, and nothing else is.
+  bool online_index_consistent() const;
 
  private:
   struct Route {  // a client's request forwarded to a device, awaiting its reply
@@ -156,6 +159,7 @@ class Router {
   void route_reply(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f);
   void udp_expire(std::uint32_t d, std::string_view reason);
+  void set_online(std::uint32_t d, bool online);
   void token_mismatch(const Source& src, const ai::FrameView& f, const char* reason = nullptr);
   // Flood-prone events (token_mismatch, bad_frame, login_rejected): past a burst of 10 a
   // second per kind and source address, they are left out; the next one written carries
@@ -174,6 +178,9 @@ class Router {
   EventLog& log_;
   Counters counters_;
   std::vector<Session> sessions_;  // indexed by fd
+  // Per group, the logged-in members (device indexes sorted by id): data.group_list walks
+  // these, not every registered member (4 bytes per online device).
+  std::vector<std::vector<std::uint32_t>> online_;
   std::unordered_map<std::uint64_t, Route> routes_;  // key: device index << 16 | platform seq
   std::unordered_map<std::uint64_t, Throttle> throttle_;  // key: ip ^ hash(id)
   std::unordered_map<std::uint64_t, std::uint32_t> terminals_added_;  // per account id

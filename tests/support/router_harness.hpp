@@ -238,6 +238,7 @@ class Harness final : public Outbox, public Clock {
         violations.push_back("account " + std::to_string(acc.id) + " bound to fd " + std::to_string(acc.fd) +
                              " that does not carry it");
     }
+    if (!router.online_index_consistent()) violations.push_back("the online index disagrees with the registry");
     const Counters& c = router.counters();
     if (c.online_tcp != tcp || c.online_udp != udp || c.clients != clients)
       violations.push_back("counters online_tcp/udp/clients " + std::to_string(c.online_tcp) + "/" +

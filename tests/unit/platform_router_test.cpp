@@ -463,3 +463,41 @@ TEST_CASE("router: a flood of bad-token frames from one source is summarised, no
   CHECK(summary[0]["peer"] == "127.0.0.50");
   no_violations(h);
 }
+
+TEST_CASE("router: data.group_list pages through the online members only, ordered by id") {
+  Harness h;
+  for (std::uint64_t i = 0; i < 130; ++i) h.add_device(0x1000 + i, "p", "big");
+  h.add_device(0x2000, "p", "other");
+  // Every other device logs in (over UDP), in descending order of id, plus one of another group.
+  std::vector<std::uint64_t> online;
+  for (std::uint64_t i = 130; i-- > 0;) {
+    if (i % 2) continue;
+    REQUIRE(h.udp_login(Harness::addr(3, static_cast<std::uint16_t>(1000 + i)), 0x1000 + i, "p"));
+    online.push_back(0x1000 + i);
+  }
+  REQUIRE(h.udp_login(Harness::addr(3, 999), 0x2000, "p"));
+  std::sort(online.begin(), online.end());
+  h.connect(5);
+  auto self = h.tcp_login(5, 0x1001, "p");  // odd: not in `online`
+  REQUIRE(self);
+  std::vector<std::uint64_t> listed;
+  for (std::uint16_t start : {0, 59}) {
+    Bytes d{static_cast<std::uint8_t>(start), 0};
+    h.tcp(5, request(ai::cls::data, 0x00, 0x1001, *self, d, start + 1));
+    auto r = h.last_to(5);
+    REQUIRE(r);
+    CHECK(r->status == ai::status::ok);
+    ByteView in(r->data);
+    while (!in.empty()) {
+      auto rec = ai::get_peer_record(in);
+      REQUIRE(rec);
+      listed.push_back(rec->id);
+    }
+    if (start == 0) CHECK(listed.size() == 59);  // a full page: 65 are online
+  }
+  CHECK(listed == online);
+  // A member that goes offline leaves the list.
+  h.tick += 10000;
+  h.sweep();
+  no_violations(h);
+}
