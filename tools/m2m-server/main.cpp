@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
                  "bytes queued for a slow reader before its session is closed")
       ->default_str("64k");
   cli::add_count(*sv, "--login-fail-limit", s.login_fail_limit,
-                 "failed logins per source IP per window before its logins are refused (0: no limit)")
+                 "failed logins of one id from one source address per window before that pair is refused (0: no limit)")
       ->default_str("10");
   cli::add_duration(*sv, "--login-fail-window", s.opt.login_fail_window, "window of --login-fail-limit");
   cli::add_count(*sv, "--max-failed-logins", s.max_failed_logins,
