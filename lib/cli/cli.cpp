@@ -17,6 +17,28 @@ const char* const kExitCodesHelp =
     "4 timed out, 5 refused (login rejected, status fail), 6 device or port unavailable,\n"
     "130 interrupted.";
 
+int exit_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::bad_escape:
+    case ErrorKind::bad_length:
+    case ErrorKind::bad_crc:
+    case ErrorKind::too_long:
+    case ErrorKind::truncated:
+    case ErrorKind::garbage:
+    case ErrorKind::bad_value:
+    case ErrorKind::bad_hex:
+    case ErrorKind::bad_json:
+    case ErrorKind::bad_checksum: return protocol;
+    case ErrorKind::io: return failure;
+    case ErrorKind::timeout: return timed_out;
+    case ErrorKind::refused: return refused;
+    case ErrorKind::closed:
+    case ErrorKind::unavailable: return unavailable;
+    case ErrorKind::interrupted: return interrupted_exit;
+  }
+  return failure;
+}
+
 void error(std::string_view prog, std::string_view message) {
   std::fprintf(stderr, "%.*s: error: %.*s\n", static_cast<int>(prog.size()), prog.data(),
                static_cast<int>(message.size()), message.data());
