@@ -1,7 +1,6 @@
 #include "session.hpp"
 
 #include "cli/cli.hpp"
-#include "cli/json_pretty.hpp"
 #include "core/units.hpp"
 #include "m2m/json.hpp"
 #include "m2m/messages.hpp"
@@ -35,6 +34,7 @@ Session::Session(std::string_view prog, const SessionOptions& opt, cli::RecordOu
     : prog_(prog),
       opt_(opt),
       out_(out),
+      writer_(out, opt.pretty ? cli::RecordFormat::pretty : cli::RecordFormat::json),
       cfg_(config_for(opt)),
       session_(cfg_, login_id(opt), nullptr),
       conn_(&cli::interrupted),
@@ -59,33 +59,12 @@ int Session::failure(const Error& e, const std::string& doing) {
 }
 
 void Session::print_frame(const ai::FrameView& f, ByteView raw, const char* dir) {
-  nlohmann::json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", dir}};
-  std::string& out = out_.buffer();
-  if (opt_.pretty) {
-    scratch_.clear();
-    ai::append_frame_json(scratch_, f, raw, &extra);
-    cli::append_pretty_json(out, scratch_);
-  } else {
-    ai::append_frame_json(out, f, raw, &extra);
-  }
-  out.push_back('\n');
-  out_.end_record();
+  writer_.frame(f, raw, {true, conn_.peer(), dir, {}});
 }
 
 void Session::print_error(const Error& e, ByteView raw, std::uint64_t skipped) {
   saw_garbage_ = true;
-  nlohmann::ordered_json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", "rx"}};
-  const std::string head = extra.dump();
-  std::string body;  // keys in the documented order: v, error, offset, …
-  ai::append_error_json(body, e, raw, skipped);
-  scratch_.assign(head, 0, head.size() - 1);
-  scratch_.push_back(',');
-  scratch_.append(body, 1);
-  std::string& out = out_.buffer();
-  if (opt_.pretty) cli::append_pretty_json(out, scratch_);
-  else out += scratch_;
-  out.push_back('\n');
-  out_.end_record();
+  writer_.error(e, raw, skipped, {true, conn_.peer(), "rx", {}});
 }
 
 Result<void> Session::transmit(const ai::FrameView& f) {

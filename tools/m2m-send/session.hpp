@@ -14,6 +14,7 @@
 
 #include "cli/input.hpp"
 #include "cli/output.hpp"
+#include "cli/record_writer.hpp"
 #include "device/session.hpp"
 #include "m2m/deframer.hpp"
 #include "net/endpoint.hpp"
@@ -74,6 +75,7 @@ class Session : private device::Sink {
   std::string prog_;
   const SessionOptions& opt_;
   cli::RecordOutput& out_;
+  cli::RecordWriter writer_;
   device::SessionConfig cfg_;
   device::Session session_;
   net::Connection conn_;
@@ -85,7 +87,6 @@ class Session : private device::Sink {
   std::optional<std::uint8_t> reply_status_;
   bool login_reply_ok_ = false;
   bool saw_garbage_ = false;
-  std::string scratch_;
 };
 
 }  // namespace m2m::send
