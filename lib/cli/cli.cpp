@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "cli/progress.hpp"
 #include "core/units.hpp"
 #include "core/version.hpp"
 
@@ -133,7 +134,7 @@ std::string timestamp_now() {
 
 bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
-bool color_allowed() { return stdout_is_terminal() && std::getenv("NO_COLOR") == nullptr; }
+bool color_allowed() { return stdout_is_terminal() && !no_color_requested(); }
 
 namespace {
 std::atomic<bool> g_interrupted{false};
