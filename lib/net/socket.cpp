@@ -69,7 +69,7 @@ namespace {
 
 bool is_unavailable(int err) {
   return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH || err == ECONNRESET ||
-         err == EHOSTDOWN || err == ENETDOWN || err == EPIPE || err == ECONNABORTED;
+         err == EHOSTDOWN || err == ENETDOWN || err == EPIPE || err == ECONNABORTED || err == EADDRNOTAVAIL;
 }
 
 unexpected<Error> errno_error(const std::string& what, int err) {
@@ -98,40 +98,54 @@ Result<void> Connection::wait(short events, Deadline deadline) {
   }
 }
 
-Result<void> Connection::open(const HostPort& to, bool udp, Deadline deadline) {
+Result<Fd> connect_socket(const Address& to, bool udp, const Address* source) {
+  const std::string peer = format_address(to);
+  Fd fd(::socket(to.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return errno_error("socket", errno);
+  if (source && !source->empty()) {
+    if (source->family() != to.family())
+      return fail(ErrorKind::bad_value, "source " + format_address(*source) + " and " + peer + " are not of one address family");
+    int one = 1;
+    if (source->port() == 0 && !udp) ::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (::bind(fd.get(), source->sockaddr_ptr(), source->length()) != 0)
+      return errno_error("bind " + format_address(*source), errno);
+  }
+  if (::connect(fd.get(), to.sockaddr_ptr(), to.length()) != 0 && errno != EINPROGRESS)
+    return errno_error("connect " + peer, errno);
+  return fd;
+}
+
+Result<void> Connection::open(const HostPort& to, bool udp, Deadline deadline, const Address* source) {
   udp_ = udp;
   auto addrs = resolve(to, udp);
   if (!addrs) return unexpected(std::move(addrs).error());
   std::optional<Error> last;
   for (const Address& a : *addrs) {
-    Fd fd(::socket(a.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-      last = errno_error("socket", errno).error();
+    if (source && !source->empty() && source->family() != a.family()) {
+      last = Error{ErrorKind::unavailable, 0, "connect " + format_address(a) + ": not reachable from " + format_address(*source)};
       continue;
     }
-    fd_ = std::move(fd);
+    auto fd = connect_socket(a, udp, source);
     peer_ = format_address(a);
-    if (::connect(fd_.get(), a.sockaddr_ptr(), a.length()) != 0) {
-      if (errno != EINPROGRESS) {
-        last = errno_error("connect " + peer_, errno).error();
-        continue;
-      }
-      if (auto w = wait(POLLOUT, deadline); !w) {
-        if (w.error().kind == ErrorKind::timeout) w.error().message = "connect " + peer_ + ": timed out";
-        return w;
-      }
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        last = errno_error("connect " + peer_, err).error();
-        continue;
-      }
+    if (!fd) {
+      last = std::move(fd).error();
+      continue;
     }
-    if (!udp) {
-      int one = 1;
-      ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // frames are small and interactive
+    fd_ = std::move(*fd);
+    if (udp) return {};  // a UDP connect only sets the default destination: done
+    if (auto w = wait(POLLOUT, deadline); !w) {
+      if (w.error().kind == ErrorKind::timeout) w.error().message = "connect " + peer_ + ": timed out";
+      return w;
     }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      last = errno_error("connect " + peer_, err).error();
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // frames are small and interactive
     return {};
   }
   return unexpected(last.value_or(Error{ErrorKind::unavailable, 0, "connect " + format_host_port(to) + ": no address"}));

@@ -46,6 +46,13 @@ struct FileLimit {
 // Raises RLIMIT_NOFILE's soft limit to the hard limit and reports both.
 FileLimit raise_file_limit();
 
+// A non-blocking socket connecting (TCP: the connect is under way, EINPROGRESS is not an
+// error; wait for writability and read SO_ERROR) or connected (UDP) to `to`, for an event
+// loop holding many clients. With `source`, it is bound there first; a source without a port
+// sets IP_BIND_ADDRESS_NO_PORT, so the kernel picks the port at connect time per
+// destination and one source address serves far more than 28,000 connections.
+Result<Fd> connect_socket(const Address& to, bool udp, const Address* source = nullptr);
+
 // ---- one client connection, blocking calls bounded by deadlines -------------------------
 // For programs that hold one session (m2m-send); the many-session programs use the event
 // loop instead. Errors carry the shared vocabulary: timeout (the deadline passed), closed
@@ -60,8 +67,9 @@ class Connection {
   // `stop` is polled while waiting (at least every 100 ms); null: never stop early.
   explicit Connection(bool (*stop)() = nullptr) : stop_(stop) {}
 
-  // Resolves and connects (TCP) or connects a UDP socket, trying each address in turn.
-  Result<void> open(const HostPort& to, bool udp, Deadline deadline);
+  // Resolves and connects (TCP) or connects a UDP socket, trying each address in turn (only
+  // those of the source's family when a source address is given).
+  Result<void> open(const HostPort& to, bool udp, Deadline deadline, const Address* source = nullptr);
   Result<void> send(ByteView bytes, Deadline deadline);  // the whole buffer (one datagram with UDP)
   // Waits until bytes arrive (n > 0), the deadline passes, or the connection ends.
   Result<std::size_t> receive(std::span<std::uint8_t> buf, Deadline deadline);

@@ -98,3 +98,40 @@ TEST_CASE("connection: UDP over IPv6 loopback") {
   REQUIRE(n);
   CHECK(*n == 2);
 }
+
+TEST_CASE("connection: a source address is bound (IP_BIND_ADDRESS_NO_PORT without a port)") {
+  auto lis = listen_tcp(Endpoint{0x7F000001, 0}, false);
+  REQUIRE(lis);
+  const std::uint16_t port = local_endpoint(lis->get())->port;
+  const Address source = Address::ipv4(0x7F000002, 0);  // 127.0.0.2: any 127/8 address is local
+  Connection c;
+  REQUIRE(c.open(HostPort{"127.0.0.1", port}, false, in(2s), &source));
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  Fd peer(::accept(lis->get(), reinterpret_cast<sockaddr*>(&from), &len));
+  REQUIRE(peer);
+  CHECK(ntohl(from.sin_addr.s_addr) == 0x7F000002);
+  CHECK(ntohs(from.sin_port) != 0);
+  auto local = local_endpoint(c.fd());
+  REQUIRE(local);
+  CHECK(local->ip == 0x7F000002);
+
+  // the event-loop form: the connect is under way when it returns
+  auto fd = connect_socket(Address::ipv4(0x7F000001, port), false, &source);
+  REQUIRE(fd);
+  Fd second(::accept(lis->get(), reinterpret_cast<sockaddr*>(&from), &len));  // blocks until it lands
+  REQUIRE(second);
+  CHECK(ntohl(from.sin_addr.s_addr) == 0x7F000002);
+
+  // a source that is not ours: unavailable; of the other family: refused before any syscall
+  const Address foreign = Address::ipv4(0xC0000201, 0);  // 192.0.2.1 (TEST-NET-1)
+  auto bad = connect_socket(Address::ipv4(0x7F000001, port), false, &foreign);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().kind == ErrorKind::unavailable);
+  CHECK(bad.error().message.starts_with("bind 192.0.2.1:0: "));
+  auto v6 = resolve(HostPort{"::1", port}, false);
+  REQUIRE(v6);
+  auto mixed = connect_socket((*v6)[0], false, &source);
+  REQUIRE_FALSE(mixed);
+  CHECK(mixed.error().kind == ErrorKind::bad_value);
+}
