@@ -53,6 +53,10 @@ expect_rc 0 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FE
 token=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["body"]["token"])' "$work/out")
 [ "$(field "$work/out" 2 token)" = "$token" ] || fail "heartbeat reply does not carry the issued token"
 
+# --bind: the platform sees the session come from the chosen local address.
+expect_rc 0 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --bind 127.0.0.2 --device 0000000000FED24A --password text:123 link.heartbeat -t 3s
+grep -q '"event":"login","device":"0000000000FED24A".*"peer":"127\.0\.0\.2:' "$work/server.log" || fail "--bind 127.0.0.2: the server saw another address"
+
 # Refusals: wrong password and disabled device exit 5; nothing listening exits 6. Each says
 # why: m2m-send names the login and the status, the server's event names the reason.
 expect_rc 5 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FED24A --password text:999 link.heartbeat -t 3s

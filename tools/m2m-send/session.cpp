@@ -30,6 +30,30 @@ device::SessionConfig config_for(const SessionOptions& opt) {
 
 }  // namespace
 
+Result<void> apply_session_args(const cli::SessionArgs& a, SessionOptions& opt) {
+  auto where = net::parse_host_port(a.server);
+  if (!where) return fail(ErrorKind::bad_value, "--server: " + where.error().message);
+  if (where->host.empty() || where->port == 0)
+    return fail(ErrorKind::bad_value, "--server: '" + a.server + "' names no host and port to connect to");
+  opt.server = *where;
+  opt.udp = a.udp;
+  auto who = cli::check_identity(a.device, a.account, a.password);
+  if (!who) return unexpected(std::move(who).error());
+  opt.device = who->device;
+  opt.account = who->account;
+  opt.password = who->password;
+  opt.timeout = a.timeout;
+  opt.heartbeat = a.heartbeat;
+  if (!a.bind.empty()) {
+    auto hp = net::parse_host_port(a.bind, 0);
+    if (!hp) return fail(ErrorKind::bad_value, "--bind: " + hp.error().message);
+    auto addrs = net::resolve(*hp, a.udp);
+    if (!addrs) return fail(ErrorKind::bad_value, "--bind: " + addrs.error().message);
+    opt.bind = addrs->front();
+  }
+  return {};
+}
+
 Session::Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out)
     : prog_(prog),
       opt_(opt),
@@ -141,7 +165,7 @@ Session::Wait Session::wait(std::uint64_t want, Deadline deadline) {
 }
 
 int Session::start(bool frame_is_login) {
-  if (auto r = conn_.open(opt_.server, opt_.udp, deadline()); !r) return failure(r.error(), "");
+  if (auto r = conn_.open(opt_.server, opt_.udp, deadline(), opt_.bind ? &*opt_.bind : nullptr); !r) return failure(r.error(), "");
   const bool log_in = opt_.password && !frame_is_login;
   session_ = device::Session(cfg_, login_id(opt_), log_in ? &*opt_.password : nullptr);
   session_.connected(Clock::now());

@@ -15,6 +15,7 @@
 #include "cli/input.hpp"
 #include "cli/output.hpp"
 #include "cli/record_writer.hpp"
+#include "cli/session_options.hpp"
 #include "device/session.hpp"
 #include "m2m/deframer.hpp"
 #include "net/endpoint.hpp"
@@ -30,6 +31,7 @@ struct SessionOptions {
   std::optional<ai::Password> password;  // login password; none: no automatic login
   std::chrono::milliseconds timeout{0};  // 0: no limit
   std::chrono::milliseconds heartbeat{30'000};  // keep-alive interval; 0: none
+  std::optional<net::Address> bind;      // connect from this local address
   std::uint64_t count = 0;  // -n: frames to wait for; 0: until the reply
   bool listen = false;
   bool verbose = false;   // also print sent frames and heartbeat replies
@@ -37,6 +39,10 @@ struct SessionOptions {
   bool pretty = false;
   CrcVariant crc = CrcVariant::modbus;
 };
+
+// Fills the network half of `opt` from the shared session options: the address parsed by
+// net::parse_host_port (a bad one is a usage error), the identity checked.
+Result<void> apply_session_args(const cli::SessionArgs& args, SessionOptions& opt);
 
 class Session : private device::Sink {
  public:
