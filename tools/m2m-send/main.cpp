@@ -6,6 +6,7 @@
 #include "cli/cli.hpp"
 #include "cli/input.hpp"
 #include "cli/output.hpp"
+#include "cli/session_options.hpp"
 #include "encode_lines.hpp"
 #include "frame_args.hpp"
 #include "frame_writer.hpp"
@@ -32,7 +33,6 @@ int main(int argc, char** argv) {
   bool from_stdin = false, encode = false, pretty = false, quiet = false, verbose = false;
   CrcVariant crc = CrcVariant::modbus;
   send::SessionOptions net;
-  std::string account;
   std::string protocol_name = "ai";
   send::TelematicsArgs telematics_args;
 
@@ -58,30 +58,21 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "No per-line error messages with --stdin (the exit status still says 3)");
   app.add_flag("-v,--verbose", verbose, "Describe each frame built on stderr (one summary line)");
 
-  // Network half: every flag below needs --server.
-  auto* server_opt = app.add_option("-s,--server", net.server, "Send to this platform (HOST:PORT) instead of writing the frame out;\n"
-                                                      "print every frame received as JSON Lines")
-                         ->type_name("HOST:PORT")
-                         ->group("Network");
-  std::vector<CLI::Option*> net_opts;
-  net_opts.push_back(app.add_flag("-u,--udp", net.udp, "Use UDP instead of TCP")->group("Network"));
-  net_opts.push_back(app.add_option("--account", account, "Log in as this platform client account (EF 00, header id = account)\n"
-                                                          "instead of as --device")
-                         ->type_name("ID")
-                         ->group("Network"));
+  // Network half: every flag below needs --server. --device and --password are frame flags
+  // that also name the session's login.
+  cli::SessionArgs session_args;
+  const cli::SessionOptionSet session_opts = cli::add_session_options(app, session_args, /*with_identity=*/false);
+  std::vector<CLI::Option*> net_opts = session_opts.others;
   net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply")->group("Network"));
-  net_opts.push_back(cli::add_duration(app, "-t,--timeout", net.timeout, "Bound the whole wait (default 10s; with --listen none; 0: none)")
-                         ->default_str("10s")
-                         ->group("Network"));
   net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
-  net_opts.push_back(cli::add_duration(app, "--heartbeat", net.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; 0: none)")->group("Network"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
+
   const auto protocol = protocol_name == "telematics" ? send::Protocol::telematics
                        : protocol_name == "sms"      ? send::Protocol::sms
                                                      : send::Protocol::ai;
 
   if (protocol != send::Protocol::ai) {
-    if (server_opt->count() > 0) return usage_error("--server applies to --protocol ai; telematics and SMS are encoded offline");
+    if (session_opts.server->count() > 0) return usage_error("--server applies to --protocol ai; telematics and SMS are encoded offline");
     for (CLI::Option* o : net_opts)
       if (o->count() > 0) return usage_error(o->get_name() + " applies to --protocol ai");
     if (app.count("--crc") > 0) return usage_error("--crc applies to --protocol ai (the telematics checksum is XOR)");
@@ -96,27 +87,17 @@ int main(int argc, char** argv) {
   if (auto given = telematics_args.given(); !given.empty())
     return usage_error(std::string(given.front()) + " applies to --protocol telematics or sms");
 
-  if (server_opt->count() > 0) {
+  if (session_opts.server->count() > 0) {
     if (!out_name.empty() && out_name != "json") return usage_error("with --server the output is JSON Lines; drop --out " + out_name);
     if (encode) return usage_error("--encode writes frames out; use --stdin with --server");
     if (net.listen && (from_stdin || !frame_args.type.empty() || frame_args.json))
       return usage_error("--listen sends no frame of its own; drop TYPE/--stdin");
     if (!net.listen && !from_stdin && frame_args.type.empty() && !frame_args.json)
       return usage_error("nothing to send: give a TYPE, --json, --stdin or --listen");
+    session_args.device = frame_args.device.value_or("");
     for (auto& [key, value] : frame_args.body_fields)
-      if (key == "password") net.password = value;
-    if (frame_args.device) {
-      auto d = ai::parse_device(*frame_args.device);
-      if (!d) return usage_error("--device: " + d.error().message);
-      net.device = *d;
-    }
-    if (!account.empty()) {
-      auto a = ai::parse_device(account);
-      if (!a) return usage_error("--account: " + a.error().message);
-      net.account = *a;
-    } else if (net.password && !net.device) {
-      return usage_error("--password logs in as --device or --account; give one");
-    }
+      if (key == "password") session_args.password = value;
+    if (auto r = send::apply_session_args(session_args, net); !r) return usage_error(r.error().message);
     if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
     net.crc = crc;
     net.pretty = pretty;
