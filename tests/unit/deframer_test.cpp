@@ -48,39 +48,46 @@ Ev reduce(const DeframeEvent& d) {
   return e;
 }
 
-// Feeds `in` in chunks of the given sizes (cycled), then finish(); checks buffered() stays bounded.
-std::vector<Ev> run(ByteView in, const std::vector<std::size_t>& sizes) {
-  Deframer d;
+// Feeds `in` in chunks of the given sizes (cycled), then finish(); checks buffered() stays bounded
+// and that a garbage event keeps the first `keep` of its skipped bytes.
+std::vector<Ev> run(ByteView in, const std::vector<std::size_t>& sizes, std::size_t keep = kGarbageRawLimit) {
+  Deframer d(CrcVariant::modbus, keep);
   std::vector<Ev> out;
+  auto add = [&](const DeframeEvent& ev) {
+    out.push_back(reduce(ev));
+    if (!ev.ok && ev.error.kind == ErrorKind::garbage) REQUIRE(ev.raw.size() == std::min<std::uint64_t>(ev.skipped, keep));
+  };
   DeframeEvent ev;
   std::size_t at = 0, k = 0;
   while (at < in.size()) {
     std::size_t n = std::min(sizes[k++ % sizes.size()], in.size() - at);
     d.feed(in.subspan(at, n));
     at += n;
-    while (d.next(ev)) out.push_back(reduce(ev));
+    while (d.next(ev)) add(ev);
     REQUIRE(d.buffered() <= kMaxEscaped);
     REQUIRE(d.offset() == at);
   }
   d.finish();
-  while (d.next(ev)) out.push_back(reduce(ev));
+  while (d.next(ev)) add(ev);
   CHECK_FALSE(d.next(ev));
   CHECK(d.idle());
   return out;
 }
 
-std::vector<Ev> run_whole(ByteView in) { return run(in, {in.size() ? in.size() : 1}); }
+std::vector<Ev> run_whole(ByteView in, std::size_t keep = kGarbageRawLimit) {
+  return run(in, {in.size() ? in.size() : 1}, keep);
+}
 
 // Checks that whole, one-byte and random chunkings all give the same events; returns them.
-std::vector<Ev> run_all_ways(ByteView in) {
-  auto whole = run_whole(in);
-  CHECK(run(in, {1}) == whole);
+std::vector<Ev> run_all_ways(ByteView in, std::size_t keep = kGarbageRawLimit) {
+  auto whole = run_whole(in, keep);
+  CHECK(run(in, {1}, keep) == whole);
   std::mt19937 rng(12345);
   for (int trial = 0; trial < 20; ++trial) {
     std::vector<std::size_t> sizes;
     for (int i = 0; i < 64; ++i) sizes.push_back(std::uniform_int_distribution<std::size_t>(1, trial < 10 ? 8 : 300)(rng));
     INFO("trial " << trial);
-    REQUIRE(run(in, sizes) == whole);
+    REQUIRE(run(in, sizes, keep) == whole);
   }
   return whole;
 }
@@ -154,17 +161,99 @@ TEST_CASE("deframer: garbage before, between and after frames is counted once pe
   CHECK(ev[0].offset == 0);
   CHECK(ev[0].error_offset == 0);
   CHECK(ev[0].skipped == 3);
-  CHECK(ev[0].raw == "");
+  CHECK(ev[0].raw == "010203");  // the skipped bytes themselves (an empty raw before issue 15)
   CHECK(ev[1].ok);
   CHECK(ev[1].offset == 3);
   CHECK(ev[2].kind == "garbage");
   CHECK(ev[2].offset == 3 + a.size());
   CHECK(ev[2].skipped == 2);
+  CHECK(ev[2].raw == "ABCD");
   CHECK(ev[3].ok);
   CHECK(ev[3].offset == 5 + a.size());
   CHECK(ev[4].kind == "garbage");  // trailing garbage is flushed by finish()
   CHECK(ev[4].skipped == 4);
   CHECK(ev[4].offset == 5 + a.size() + b.size());
+  CHECK(ev[4].raw == "00000000");
+}
+
+TEST_CASE("deframer: garbage bytes are kept up to the bound, the message counts them all") {
+  Bytes a = wire(make(cls::link, 0x01, 1, {}));
+  Bytes in;
+  for (std::size_t i = 0; i < 5000; ++i) in.push_back(static_cast<std::uint8_t>(i % 0x50));  // no 0x55
+  append(in, a);
+  auto ev = run_all_ways(in);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].skipped == 5000);
+  CHECK(ev[0].raw == to_hex(ByteView(in).first(kGarbageRawLimit)));
+  CHECK(ev[1].ok);
+
+  Deframer d(CrcVariant::modbus, kGarbageRawLimit);
+  d.feed(in);
+  DeframeEvent e;
+  REQUIRE(d.next(e));
+  CHECK(e.error.message == "skipped 5000 bytes outside any frame (raw holds the first 1400)");
+  REQUIRE(d.next(e));
+  CHECK(e.ok);
+
+  // Exactly the bound: every byte kept, the message as for a short run.
+  Deframer b(CrcVariant::modbus, 4);
+  const Bytes four = {1, 2, 3, 4, 0x55, 0x55};  // a chunk must outlive the events
+  b.feed(four);
+  REQUIRE(b.next(e));
+  CHECK(to_hex(e.raw) == "01020304");
+  CHECK(e.error.message == "skipped 4 bytes outside any frame");
+  CHECK_FALSE(b.next(e));
+  // A one-byte run: singular.
+  Deframer one(CrcVariant::modbus, 4);
+  const Bytes nine = {9};
+  one.feed(nine);
+  one.finish();
+  REQUIRE(one.next(e));
+  CHECK(to_hex(e.raw) == "09");
+  CHECK(e.error.message == "skipped 1 byte outside any frame");
+}
+
+TEST_CASE("deframer: by default no garbage bytes are kept (a server only counts them)") {
+  Bytes a = wire(make(cls::link, 0x01, 1, {}));
+  Bytes in(3000, 0x01);
+  append(in, a);
+  auto ev = run_all_ways(in, 0);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].skipped == 3000);
+  CHECK(ev[0].raw == "");
+  Deframer d;
+  d.feed(in);
+  DeframeEvent e;
+  REQUIRE(d.next(e));
+  CHECK(e.raw.empty());
+  CHECK(e.error.message == "skipped 3000 bytes outside any frame");
+}
+
+TEST_CASE("deframer: kept garbage stays valid while the event queued behind it is handed out") {
+  Bytes f = wire(make(cls::data, 0xEE, 9, {1, 2, 3}));
+  Bytes in = {0x11, 0x22};
+  append(in, f);
+  Bytes more = {0x33};
+  append(more, f);
+  Deframer d(CrcVariant::modbus, kGarbageRawLimit);
+  DeframeEvent ev;
+  d.feed(in);
+  REQUIRE(d.next(ev));
+  CHECK(to_hex(ev.raw) == "1122");
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK_FALSE(d.next(ev));
+  d.feed(more);  // a second run reuses the buffer
+  REQUIRE(d.next(ev));
+  CHECK(to_hex(ev.raw) == "33");
+  CHECK(ev.offset == in.size());
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK(to_hex(ev.raw) == to_hex(f));
+  CHECK_FALSE(d.next(ev));
+  d.release_memory();
+  CHECK(d.idle());
 }
 
 TEST_CASE("deframer: an event queued behind a garbage report keeps its views") {
@@ -196,6 +285,7 @@ TEST_CASE("deframer: bad_crc is delimited (tail consumed), offset points at the 
   auto ev = run_all_ways(in);
   REQUIRE(ev.size() == 3);
   CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].raw == "99");
   CHECK(ev[1].kind == "bad_crc");
   CHECK(ev[1].offset == 1);
   CHECK(ev[1].raw == to_hex(bad));
@@ -268,6 +358,7 @@ TEST_CASE("deframer: while resynchronising, further undelimited candidates count
   CHECK(ev[1].kind == "garbage");
   CHECK(ev[1].offset == 3);
   CHECK(ev[1].skipped == 7);  // 55 03 04 and 55 05 06 07
+  CHECK(ev[1].raw == "55030455050607");
   CHECK(ev[2].ok);
   CHECK(ev[2].offset == 10);
 }
@@ -286,6 +377,7 @@ TEST_CASE("deframer: joining a stream mid-frame resynchronises on the next frame
     REQUIRE(ev.size() == 3);
     CHECK(ev[0].kind == "garbage");
     CHECK(ev[0].skipped == f1.size() - join - 1);
+    CHECK(ev[0].raw == to_hex(ByteView(f1).subspan(join, f1.size() - join - 1)));
     CHECK(ev[1].ok);
     CHECK(ev[1].offset == f1.size() - join);
     CHECK(ev[1].info.starts_with("170/238/2/"));
@@ -445,6 +537,34 @@ TEST_CASE("deframer: finish() reports a partial frame as truncated") {
   CHECK(e.error.kind == ErrorKind::truncated);
   CHECK_FALSE(d.next(e));
   CHECK_FALSE(d.next(e));
+}
+
+TEST_CASE("deframer: a bad_crc event shows the unescaped candidate, so other CRCs can be tried") {
+  // seq 0x5455: escapes on the wire, so the unescaped view is not the raw bytes.
+  auto w = encode(make(cls::data, 0xEE, 0x5455, {0x55, 1}), CrcVariant::ccitt_false);
+  REQUIRE(w);
+  Bytes un;
+  REQUIRE(unescape(*w, un));
+  Bytes in = {0x01};  // garbage first, so the bad_crc event waits behind it
+  append(in, *w);
+  Deframer m(CrcVariant::modbus, kGarbageRawLimit);
+  m.feed(in);
+  DeframeEvent ev;
+  REQUIRE(m.next(ev));
+  CHECK(ev.error.kind == ErrorKind::garbage);
+  REQUIRE(m.next(ev));
+  REQUIRE(ev.error.kind == ErrorKind::bad_crc);
+  CHECK(to_hex(ev.raw) == to_hex(*w));
+  CHECK(to_hex(ev.unescaped) == to_hex(un));
+  CHECK(decode(ev.unescaped, CrcVariant::ccitt_false));
+  CHECK_FALSE(decode(ev.unescaped, CrcVariant::xmodem));
+  // Errors found before unescaping succeeded carry no unescaped view.
+  Deframer b;
+  const Bytes bad_escape = {0x55, 0x01, 0x54, 0x55};
+  b.feed(bad_escape);
+  REQUIRE(b.next(ev));
+  CHECK(ev.error.kind == ErrorKind::bad_escape);
+  CHECK(ev.unescaped.empty());
 }
 
 TEST_CASE("deframer: other CRC variants") {

@@ -7,7 +7,7 @@
 namespace m2m::decode {
 
 StreamDecoder::StreamDecoder(const Options& opt, Totals& totals, cli::RecordOutput& out, std::string file)
-    : opt_(opt), totals_(totals), out_(out), file_(std::move(file)), deframer_(opt.crc) {
+    : opt_(opt), totals_(totals), out_(out), file_(std::move(file)), deframer_(opt.crc, ai::kGarbageRawLimit) {
   if (!file_.empty()) extra_["file"] = file_;
 }
 
