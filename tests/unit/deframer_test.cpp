@@ -3,6 +3,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli/hex_stream.hpp"
 #include "m2m/deframer.hpp"
 
 using namespace m2m;
@@ -757,4 +758,96 @@ TEST_CASE("deframer: idle() and release_memory()") {
   REQUIRE(d.next(ev));
   CHECK(ev.ok);
   CHECK(d.offset() == 2 * f.size());
+}
+
+// ---- hex text in front of the deframer (m2m-decode --hex) --------------------------------
+
+namespace {
+
+struct HexResult {
+  std::string bytes;                // hex of the decoded bytes
+  std::vector<std::string> errors;  // "offset: message"
+  bool operator==(const HexResult&) const = default;
+};
+
+HexResult hex_text(std::string_view text, std::size_t chunk) {
+  cli::HexTextStream h;
+  HexResult r;
+  Bytes out;
+  ByteView all(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  for (std::size_t at = 0; at < all.size(); at += chunk) {
+    ByteView c = all.subspan(at, std::min(chunk, all.size() - at));
+    while (!c.empty()) {
+      c = c.subspan(h.feed(c, out));
+      if (auto& e = h.error()) r.errors.push_back(std::to_string(e->offset) + ": " + e->message);
+    }
+  }
+  if (auto e = h.finish(out)) r.errors.push_back(std::to_string(e->offset) + ": " + e->message);
+  r.bytes = to_hex(out);
+  return r;
+}
+
+// Whole, byte by byte and in odd chunks: the same result.
+HexResult hex_text(std::string_view text) {
+  HexResult whole = hex_text(text, text.size() ? text.size() : 1);
+  for (std::size_t chunk : {1u, 2u, 3u, 7u, 9u}) {
+    INFO("chunk " << chunk);
+    CHECK(hex_text(text, chunk) == whole);
+  }
+  return whole;
+}
+
+}  // namespace
+
+TEST_CASE("hex text: 0x, colon and xxd spellings give the same bytes as plain hex") {
+  const std::string frame = "551D00A00007000000020000000000FED24A0102030405060708496355";
+  CHECK(hex_text(frame + "\n").bytes == frame);
+  CHECK(hex_text("55 1d00 a0 00 # head\n0700 0000 02 0000000000FED24A\n0102030405060708 4963 55").bytes == frame);
+  CHECK(hex_text("0x55 0x1D 0x00 0xA0 0x00 0x07 0x00 0x00 0x00 0x02 0x00 0x00 0x00 0x00 0x00 0xFE 0xD2 0x4A\n"
+                 "0x01 0x02 0x03 0x04 0x05 0x06 0x07 0x08 0x49 0x63 0x55\n").bytes == frame);
+  CHECK(hex_text("0x551D 0X00A0 00070000000200000000 00FED24A0102030405060708496355").bytes == frame);
+  CHECK(hex_text("55:1D:00:A0:00:07:00:00:00:02:00:00:00:00:00:FE:D2:4A:01:02:03:04:05:06:07:08:49:63:55").bytes ==
+        frame);
+  // xxd (default grouping), xxd -g 1 and xxd -u: offsets and the ASCII column are not data,
+  // though the ASCII column shows 0x55 as 'U' and may hold '#'.
+  CHECK(hex_text("00000000: 551d 00a0 0007 0000 0002 0000 0000 00fe  U...............\n"
+                 "00000010: d24a 0102 0304 0506 0708 4963 55         .J........IcU\n")
+            .bytes == frame);
+  CHECK(hex_text("00000000: 55 1d 00 a0 00 07 00 00 00 02 00 00 00 00 00 fe  U...............\n"
+                 "00000010: d2 4a 01 02 03 04 05 06 07 08 49 63 55           .J........Ic#\n")
+            .bytes == frame);
+  CHECK(hex_text("00000000: 551D 00A0 0007 0000 0002 0000 0000 00FE  U...............\n"
+                 "00000010: D24A 0102 0304 0506 0708 4963 55         .J........IcU")
+            .bytes == frame);
+  // A short first word with a colon is data, not an offset; so is a long one at the end of text.
+  CHECK(hex_text("55: 1D").bytes == "551D");
+  CHECK(hex_text("0000000055").bytes == "0000000055");
+  CHECK(hex_text("00000000:").bytes == "00000000");
+  CHECK(hex_text("12345678901234567890").bytes == "12345678901234567890");  // longer than the held word
+  // # comments still work, on their own line and after data.
+  CHECK(hex_text("# a comment: 0x55 xxd\n55 # 66\n\t77 # end").bytes == "5577");
+}
+
+TEST_CASE("hex text: bad characters keep their line and column, an odd digit its partner message") {
+  auto r = hex_text("55 1D\n0x55 zz 00\n66 77\n");
+  CHECK(r.bytes == "551D556677");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "11: not a hex digit: 'z' at line 2, column 6 (rest of the line skipped)");
+  // x only after a 0 that starts a word
+  r = hex_text("10x5 66\n0 x55\n00x55\n77");
+  CHECK(r.bytes == "100077");  // bytes before a bad character are kept
+  REQUIRE(r.errors.size() == 3);
+  CHECK(r.errors[0] == "2: not a hex digit: 'x' at line 1, column 3 (rest of the line skipped)");
+  CHECK(r.errors[1] == "10: not a hex digit: 'x' at line 2, column 3 (rest of the line skipped)");
+  CHECK(r.errors[2] == "16: not a hex digit: 'x' at line 3, column 3 (rest of the line skipped)");
+  // In an xxd line the offset is skipped; a bad character in the hex area is still reported.
+  r = hex_text("00000000: 551d 0g00  U..\n");
+  CHECK(r.bytes == "551D");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "16: not a hex digit: 'g' at line 1, column 17 (rest of the line skipped)");
+  // An odd digit at the end, also when it sits in a held first word.
+  r = hex_text("55 1D\n123");
+  CHECK(r.bytes == "551D12");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "8: odd number of hex digits: the digit at line 2, column 3 has no partner");
 }

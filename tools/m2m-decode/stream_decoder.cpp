@@ -33,7 +33,10 @@ void StreamDecoder::feed(ByteView chunk) {
 
 void StreamDecoder::finish() {
   if (opt_.hex && !done()) {
-    if (auto e = hex_.finish()) emit_error(*e, {}, 0);
+    hex_bytes_.clear();
+    auto e = hex_.finish(hex_bytes_);  // a held first word of the last line
+    deframe(hex_bytes_);
+    if (e && !done()) emit_error(*e, {}, 0);
   }
   deframer_.finish();
   drain();
