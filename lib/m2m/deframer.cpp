@@ -1,5 +1,6 @@
 #include "m2m/deframer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace m2m::ai {
@@ -33,6 +34,7 @@ void Deframer::release_memory() {
   if (partial_.empty()) Bytes().swap(partial_);
   Bytes().swap(event_raw_);
   Bytes().swap(unescaped_);
+  if (garbage_ == 0) Bytes().swap(garbage_raw_);
 }
 
 void Deframer::start_candidate(std::size_t head_index, bool reused) {
@@ -60,16 +62,30 @@ bool Deframer::emit_garbage(DeframeEvent& ev) {
   ev = DeframeEvent{};
   ev.offset = garbage_off_;
   ev.skipped = garbage_;
-  ev.error = Error{ErrorKind::garbage, garbage_off_,
-                   "skipped " + std::to_string(garbage_) + (garbage_ == 1 ? " byte" : " bytes") + " outside any frame"};
+  std::string msg = "skipped " + std::to_string(garbage_) + (garbage_ == 1 ? " byte" : " bytes") + " outside any frame";
+  if (garbage_raw_.size() < garbage_ && !garbage_raw_.empty())
+    msg += " (raw holds the first " + std::to_string(garbage_raw_.size()) + ")";
+  ev.error = Error{ErrorKind::garbage, garbage_off_, std::move(msg)};
+  // garbage_raw_ stays as it is until the next run starts (add_garbage), which can only
+  // happen in a later next(): the view is valid as long as the event's other views.
+  ev.raw = garbage_raw_;
   garbage_ = 0;
   return true;
 }
 
-void Deframer::add_garbage(std::uint64_t at, std::uint64_t n) {
-  if (n == 0) return;
-  if (garbage_ == 0) garbage_off_ = at;
-  garbage_ += n;
+// Garbage runs are contiguous on the wire (bytes outside candidates, then undelimited
+// candidates while resynchronising), so the kept bytes are the run's first bytes.
+void Deframer::add_garbage(std::uint64_t at, ByteView bytes) {
+  if (bytes.empty()) return;
+  if (garbage_ == 0) {
+    garbage_off_ = at;
+    garbage_raw_.clear();
+  }
+  garbage_ += bytes.size();
+  if (garbage_raw_.size() < keep_garbage_) {
+    const std::size_t take = std::min(bytes.size(), keep_garbage_ - garbage_raw_.size());
+    garbage_raw_.insert(garbage_raw_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+  }
 }
 
 // A candidate of `total` escaped bytes (closing 0x55 included) that cannot be a frame of at
@@ -132,6 +148,7 @@ bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEven
   }
   DeframeEvent e;
   e.raw = raw;
+  if (!failed) e.unescaped = u;
   e.offset = off;
   e.error = std::move(err);
   if (delimited) {
@@ -144,7 +161,7 @@ bool Deframer::close_candidate(ByteView raw, std::size_t tail_index, DeframeEven
   resync_ = true;
   start_candidate(tail_index, true);
   if (was_resync) {
-    add_garbage(off, raw.size() - 1);
+    add_garbage(off, raw.first(raw.size() - 1));
     return false;
   }
   return emit(ev, std::move(e));
@@ -209,7 +226,7 @@ bool Deframer::next(DeframeEvent& ev) {
       }
       const void* hit = std::memchr(base + pos_, kHead, rem);
       const std::size_t skip = hit ? static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - (base + pos_)) : rem;
-      add_garbage(base_ + pos_, skip);
+      add_garbage(base_ + pos_, in_.subspan(pos_, skip));
       pos_ += skip;
       if (!hit) continue;
       start_candidate(pos_, false);

@@ -4,7 +4,10 @@
 //  * a candidate frame runs from a 0x55 to the next 0x55; `55 55` (empty pair) means the
 //    second 0x55 starts the next frame;
 //  * bytes outside a candidate are garbage: reported once per run as kind `garbage` with the
-//    count (`skipped`), just before the event that ends the run (or at finish());
+//    count (`skipped`), just before the event that ends the run (or at finish()). `raw` of a
+//    garbage event is empty unless the Deframer was asked to keep garbage bytes (see the
+//    constructor): then it holds the first of them, up to that bound, and the message says
+//    when there were more;
 //  * a candidate whose length field matches its size is a delimited frame: it is either good
 //    or reported (bad_crc, bad token length) and its closing 0x55 is consumed as its tail;
 //  * otherwise (bad_length, bad_escape) the closing 0x55 is taken as the head of the next
@@ -43,16 +46,27 @@ namespace m2m::ai {
 struct DeframeEvent {
   bool ok = false;          // true: `frame` is a valid decoded frame
   FrameView frame;          // ok: views into `unescaped`
-  ByteView unescaped;       // ok: the unescaped frame, head to tail (= raw when it has no escapes)
-  ByteView raw;             // wire bytes of the frame or bad candidate (empty for garbage)
+  ByteView unescaped;       // ok: the unescaped frame, head to tail (= raw when it has no escapes);
+                            // bad_crc, bad_length: the unescaped candidate (a caller can try
+                            // the other CRC variants on it); empty for other errors
+  ByteView raw;             // wire bytes of the frame or bad candidate; garbage: the first
+                            // skipped bytes kept (none unless the Deframer keeps them)
   std::uint64_t offset = 0; // stream offset of raw[0], or of the first skipped byte
   std::uint64_t skipped = 0;// garbage: bytes skipped; too_long: candidate bytes skipped
   Error error;              // !ok
 };
 
+// Default bound on the garbage bytes a Deframer keeps for a garbage event's `raw`.
+inline constexpr std::size_t kGarbageRawLimit = kMaxFrame;
+
 class Deframer {
  public:
-  explicit Deframer(CrcVariant crc = CrcVariant::modbus) : crc_(crc) {}
+  // `keep_garbage`: how many bytes of each garbage run to keep for the event's `raw` (a tool
+  // that prints error objects passes kGarbageRawLimit). 0, the default, keeps none, so a
+  // server holding many connections pays nothing for garbage it only counts. Kept bytes are
+  // copied once into a buffer reused from run to run; valid frames never touch it.
+  explicit Deframer(CrcVariant crc = CrcVariant::modbus, std::size_t keep_garbage = 0)
+      : crc_(crc), keep_garbage_(keep_garbage) {}
 
   void feed(ByteView chunk);
   void finish();  // end of input: flush garbage and report a partial frame
@@ -69,11 +83,12 @@ class Deframer {
   bool finish_candidate(DeframeEvent& ev);
   void start_candidate(std::size_t head_index, bool reused);
   void stash(const std::uint8_t* from, std::size_t n);
-  void add_garbage(std::uint64_t at, std::uint64_t n);
+  void add_garbage(std::uint64_t at, ByteView bytes);
   bool emit(DeframeEvent& ev, DeframeEvent&& e);
   bool emit_garbage(DeframeEvent& ev);
 
   CrcVariant crc_;
+  std::size_t keep_garbage_;   // bytes of a garbage run kept for its event's raw
   ByteView in_;
   std::size_t pos_ = 0;        // next unread index in in_
   std::uint64_t base_ = 0;     // stream offset of in_[0]
@@ -90,6 +105,7 @@ class Deframer {
   Bytes partial_;              // first (<= kMaxEscaped) bytes of a candidate that spans chunks
   Bytes event_raw_;            // raw bytes handed out in the current event
   Bytes unescaped_;            // unescaped frame handed out in the current event
+  Bytes garbage_raw_;          // first keep_garbage_ bytes of the pending (or last) garbage run
   DeframeEvent queued_;        // an event that waits behind a garbage report
   bool has_queued_ = false;
 };

@@ -16,10 +16,15 @@ Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
   if (tok && f.token.size() > 255)
     return fail(ErrorKind::bad_value, "token is " + std::to_string(f.token.size()) + " bytes; the field holds at most 255");
   const std::size_t len = unescaped_size(f);
-  if (len > kMaxFrame)
+  if (len > kMaxFrame) {
+    // Say what fits: the header and token are fixed for this frame, so the room left is data.
+    const std::size_t overhead = len - f.data.size();
+    std::string token = !tok ? "no token field" : std::to_string(f.token.size()) + "-byte token";
     return fail(ErrorKind::too_long, "frame would be " + std::to_string(len) + " bytes; the protocol limit is " +
-                                         std::to_string(kMaxFrame) + " (data at most " +
-                                         std::to_string(kMaxFrame - (len - f.data.size())) + " bytes here)");
+                                         std::to_string(kMaxFrame) + ": with its header and " + token + " at most " +
+                                         std::to_string(kMaxFrame - overhead) + " data bytes fit (it has " +
+                                         std::to_string(f.data.size()) + ")");
+  }
   // Build unescaped first (CRC needs it), then escape into `out`.
   std::uint8_t buf[kMaxFrame];
   std::size_t n = 0;

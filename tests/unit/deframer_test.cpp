@@ -3,6 +3,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli/hex_stream.hpp"
 #include "m2m/deframer.hpp"
 
 using namespace m2m;
@@ -48,39 +49,46 @@ Ev reduce(const DeframeEvent& d) {
   return e;
 }
 
-// Feeds `in` in chunks of the given sizes (cycled), then finish(); checks buffered() stays bounded.
-std::vector<Ev> run(ByteView in, const std::vector<std::size_t>& sizes) {
-  Deframer d;
+// Feeds `in` in chunks of the given sizes (cycled), then finish(); checks buffered() stays bounded
+// and that a garbage event keeps the first `keep` of its skipped bytes.
+std::vector<Ev> run(ByteView in, const std::vector<std::size_t>& sizes, std::size_t keep = kGarbageRawLimit) {
+  Deframer d(CrcVariant::modbus, keep);
   std::vector<Ev> out;
+  auto add = [&](const DeframeEvent& ev) {
+    out.push_back(reduce(ev));
+    if (!ev.ok && ev.error.kind == ErrorKind::garbage) REQUIRE(ev.raw.size() == std::min<std::uint64_t>(ev.skipped, keep));
+  };
   DeframeEvent ev;
   std::size_t at = 0, k = 0;
   while (at < in.size()) {
     std::size_t n = std::min(sizes[k++ % sizes.size()], in.size() - at);
     d.feed(in.subspan(at, n));
     at += n;
-    while (d.next(ev)) out.push_back(reduce(ev));
+    while (d.next(ev)) add(ev);
     REQUIRE(d.buffered() <= kMaxEscaped);
     REQUIRE(d.offset() == at);
   }
   d.finish();
-  while (d.next(ev)) out.push_back(reduce(ev));
+  while (d.next(ev)) add(ev);
   CHECK_FALSE(d.next(ev));
   CHECK(d.idle());
   return out;
 }
 
-std::vector<Ev> run_whole(ByteView in) { return run(in, {in.size() ? in.size() : 1}); }
+std::vector<Ev> run_whole(ByteView in, std::size_t keep = kGarbageRawLimit) {
+  return run(in, {in.size() ? in.size() : 1}, keep);
+}
 
 // Checks that whole, one-byte and random chunkings all give the same events; returns them.
-std::vector<Ev> run_all_ways(ByteView in) {
-  auto whole = run_whole(in);
-  CHECK(run(in, {1}) == whole);
+std::vector<Ev> run_all_ways(ByteView in, std::size_t keep = kGarbageRawLimit) {
+  auto whole = run_whole(in, keep);
+  CHECK(run(in, {1}, keep) == whole);
   std::mt19937 rng(12345);
   for (int trial = 0; trial < 20; ++trial) {
     std::vector<std::size_t> sizes;
     for (int i = 0; i < 64; ++i) sizes.push_back(std::uniform_int_distribution<std::size_t>(1, trial < 10 ? 8 : 300)(rng));
     INFO("trial " << trial);
-    REQUIRE(run(in, sizes) == whole);
+    REQUIRE(run(in, sizes, keep) == whole);
   }
   return whole;
 }
@@ -154,17 +162,99 @@ TEST_CASE("deframer: garbage before, between and after frames is counted once pe
   CHECK(ev[0].offset == 0);
   CHECK(ev[0].error_offset == 0);
   CHECK(ev[0].skipped == 3);
-  CHECK(ev[0].raw == "");
+  CHECK(ev[0].raw == "010203");  // the skipped bytes themselves (an empty raw before issue 15)
   CHECK(ev[1].ok);
   CHECK(ev[1].offset == 3);
   CHECK(ev[2].kind == "garbage");
   CHECK(ev[2].offset == 3 + a.size());
   CHECK(ev[2].skipped == 2);
+  CHECK(ev[2].raw == "ABCD");
   CHECK(ev[3].ok);
   CHECK(ev[3].offset == 5 + a.size());
   CHECK(ev[4].kind == "garbage");  // trailing garbage is flushed by finish()
   CHECK(ev[4].skipped == 4);
   CHECK(ev[4].offset == 5 + a.size() + b.size());
+  CHECK(ev[4].raw == "00000000");
+}
+
+TEST_CASE("deframer: garbage bytes are kept up to the bound, the message counts them all") {
+  Bytes a = wire(make(cls::link, 0x01, 1, {}));
+  Bytes in;
+  for (std::size_t i = 0; i < 5000; ++i) in.push_back(static_cast<std::uint8_t>(i % 0x50));  // no 0x55
+  append(in, a);
+  auto ev = run_all_ways(in);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].skipped == 5000);
+  CHECK(ev[0].raw == to_hex(ByteView(in).first(kGarbageRawLimit)));
+  CHECK(ev[1].ok);
+
+  Deframer d(CrcVariant::modbus, kGarbageRawLimit);
+  d.feed(in);
+  DeframeEvent e;
+  REQUIRE(d.next(e));
+  CHECK(e.error.message == "skipped 5000 bytes outside any frame (raw holds the first 1400)");
+  REQUIRE(d.next(e));
+  CHECK(e.ok);
+
+  // Exactly the bound: every byte kept, the message as for a short run.
+  Deframer b(CrcVariant::modbus, 4);
+  const Bytes four = {1, 2, 3, 4, 0x55, 0x55};  // a chunk must outlive the events
+  b.feed(four);
+  REQUIRE(b.next(e));
+  CHECK(to_hex(e.raw) == "01020304");
+  CHECK(e.error.message == "skipped 4 bytes outside any frame");
+  CHECK_FALSE(b.next(e));
+  // A one-byte run: singular.
+  Deframer one(CrcVariant::modbus, 4);
+  const Bytes nine = {9};
+  one.feed(nine);
+  one.finish();
+  REQUIRE(one.next(e));
+  CHECK(to_hex(e.raw) == "09");
+  CHECK(e.error.message == "skipped 1 byte outside any frame");
+}
+
+TEST_CASE("deframer: by default no garbage bytes are kept (a server only counts them)") {
+  Bytes a = wire(make(cls::link, 0x01, 1, {}));
+  Bytes in(3000, 0x01);
+  append(in, a);
+  auto ev = run_all_ways(in, 0);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].skipped == 3000);
+  CHECK(ev[0].raw == "");
+  Deframer d;
+  d.feed(in);
+  DeframeEvent e;
+  REQUIRE(d.next(e));
+  CHECK(e.raw.empty());
+  CHECK(e.error.message == "skipped 3000 bytes outside any frame");
+}
+
+TEST_CASE("deframer: kept garbage stays valid while the event queued behind it is handed out") {
+  Bytes f = wire(make(cls::data, 0xEE, 9, {1, 2, 3}));
+  Bytes in = {0x11, 0x22};
+  append(in, f);
+  Bytes more = {0x33};
+  append(more, f);
+  Deframer d(CrcVariant::modbus, kGarbageRawLimit);
+  DeframeEvent ev;
+  d.feed(in);
+  REQUIRE(d.next(ev));
+  CHECK(to_hex(ev.raw) == "1122");
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK_FALSE(d.next(ev));
+  d.feed(more);  // a second run reuses the buffer
+  REQUIRE(d.next(ev));
+  CHECK(to_hex(ev.raw) == "33");
+  CHECK(ev.offset == in.size());
+  REQUIRE(d.next(ev));
+  CHECK(ev.ok);
+  CHECK(to_hex(ev.raw) == to_hex(f));
+  CHECK_FALSE(d.next(ev));
+  d.release_memory();
+  CHECK(d.idle());
 }
 
 TEST_CASE("deframer: an event queued behind a garbage report keeps its views") {
@@ -196,6 +286,7 @@ TEST_CASE("deframer: bad_crc is delimited (tail consumed), offset points at the 
   auto ev = run_all_ways(in);
   REQUIRE(ev.size() == 3);
   CHECK(ev[0].kind == "garbage");
+  CHECK(ev[0].raw == "99");
   CHECK(ev[1].kind == "bad_crc");
   CHECK(ev[1].offset == 1);
   CHECK(ev[1].raw == to_hex(bad));
@@ -268,6 +359,7 @@ TEST_CASE("deframer: while resynchronising, further undelimited candidates count
   CHECK(ev[1].kind == "garbage");
   CHECK(ev[1].offset == 3);
   CHECK(ev[1].skipped == 7);  // 55 03 04 and 55 05 06 07
+  CHECK(ev[1].raw == "55030455050607");
   CHECK(ev[2].ok);
   CHECK(ev[2].offset == 10);
 }
@@ -286,6 +378,7 @@ TEST_CASE("deframer: joining a stream mid-frame resynchronises on the next frame
     REQUIRE(ev.size() == 3);
     CHECK(ev[0].kind == "garbage");
     CHECK(ev[0].skipped == f1.size() - join - 1);
+    CHECK(ev[0].raw == to_hex(ByteView(f1).subspan(join, f1.size() - join - 1)));
     CHECK(ev[1].ok);
     CHECK(ev[1].offset == f1.size() - join);
     CHECK(ev[1].info.starts_with("170/238/2/"));
@@ -445,6 +538,34 @@ TEST_CASE("deframer: finish() reports a partial frame as truncated") {
   CHECK(e.error.kind == ErrorKind::truncated);
   CHECK_FALSE(d.next(e));
   CHECK_FALSE(d.next(e));
+}
+
+TEST_CASE("deframer: a bad_crc event shows the unescaped candidate, so other CRCs can be tried") {
+  // seq 0x5455: escapes on the wire, so the unescaped view is not the raw bytes.
+  auto w = encode(make(cls::data, 0xEE, 0x5455, {0x55, 1}), CrcVariant::ccitt_false);
+  REQUIRE(w);
+  Bytes un;
+  REQUIRE(unescape(*w, un));
+  Bytes in = {0x01};  // garbage first, so the bad_crc event waits behind it
+  append(in, *w);
+  Deframer m(CrcVariant::modbus, kGarbageRawLimit);
+  m.feed(in);
+  DeframeEvent ev;
+  REQUIRE(m.next(ev));
+  CHECK(ev.error.kind == ErrorKind::garbage);
+  REQUIRE(m.next(ev));
+  REQUIRE(ev.error.kind == ErrorKind::bad_crc);
+  CHECK(to_hex(ev.raw) == to_hex(*w));
+  CHECK(to_hex(ev.unescaped) == to_hex(un));
+  CHECK(decode(ev.unescaped, CrcVariant::ccitt_false));
+  CHECK_FALSE(decode(ev.unescaped, CrcVariant::xmodem));
+  // Errors found before unescaping succeeded carry no unescaped view.
+  Deframer b;
+  const Bytes bad_escape = {0x55, 0x01, 0x54, 0x55};
+  b.feed(bad_escape);
+  REQUIRE(b.next(ev));
+  CHECK(ev.error.kind == ErrorKind::bad_escape);
+  CHECK(ev.unescaped.empty());
 }
 
 TEST_CASE("deframer: other CRC variants") {
@@ -637,4 +758,96 @@ TEST_CASE("deframer: idle() and release_memory()") {
   REQUIRE(d.next(ev));
   CHECK(ev.ok);
   CHECK(d.offset() == 2 * f.size());
+}
+
+// ---- hex text in front of the deframer (m2m-decode --hex) --------------------------------
+
+namespace {
+
+struct HexResult {
+  std::string bytes;                // hex of the decoded bytes
+  std::vector<std::string> errors;  // "offset: message"
+  bool operator==(const HexResult&) const = default;
+};
+
+HexResult hex_text(std::string_view text, std::size_t chunk) {
+  cli::HexTextStream h;
+  HexResult r;
+  Bytes out;
+  ByteView all(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  for (std::size_t at = 0; at < all.size(); at += chunk) {
+    ByteView c = all.subspan(at, std::min(chunk, all.size() - at));
+    while (!c.empty()) {
+      c = c.subspan(h.feed(c, out));
+      if (auto& e = h.error()) r.errors.push_back(std::to_string(e->offset) + ": " + e->message);
+    }
+  }
+  if (auto e = h.finish(out)) r.errors.push_back(std::to_string(e->offset) + ": " + e->message);
+  r.bytes = to_hex(out);
+  return r;
+}
+
+// Whole, byte by byte and in odd chunks: the same result.
+HexResult hex_text(std::string_view text) {
+  HexResult whole = hex_text(text, text.size() ? text.size() : 1);
+  for (std::size_t chunk : {1u, 2u, 3u, 7u, 9u}) {
+    INFO("chunk " << chunk);
+    CHECK(hex_text(text, chunk) == whole);
+  }
+  return whole;
+}
+
+}  // namespace
+
+TEST_CASE("hex text: 0x, colon and xxd spellings give the same bytes as plain hex") {
+  const std::string frame = "551D00A00007000000020000000000FED24A0102030405060708496355";
+  CHECK(hex_text(frame + "\n").bytes == frame);
+  CHECK(hex_text("55 1d00 a0 00 # head\n0700 0000 02 0000000000FED24A\n0102030405060708 4963 55").bytes == frame);
+  CHECK(hex_text("0x55 0x1D 0x00 0xA0 0x00 0x07 0x00 0x00 0x00 0x02 0x00 0x00 0x00 0x00 0x00 0xFE 0xD2 0x4A\n"
+                 "0x01 0x02 0x03 0x04 0x05 0x06 0x07 0x08 0x49 0x63 0x55\n").bytes == frame);
+  CHECK(hex_text("0x551D 0X00A0 00070000000200000000 00FED24A0102030405060708496355").bytes == frame);
+  CHECK(hex_text("55:1D:00:A0:00:07:00:00:00:02:00:00:00:00:00:FE:D2:4A:01:02:03:04:05:06:07:08:49:63:55").bytes ==
+        frame);
+  // xxd (default grouping), xxd -g 1 and xxd -u: offsets and the ASCII column are not data,
+  // though the ASCII column shows 0x55 as 'U' and may hold '#'.
+  CHECK(hex_text("00000000: 551d 00a0 0007 0000 0002 0000 0000 00fe  U...............\n"
+                 "00000010: d24a 0102 0304 0506 0708 4963 55         .J........IcU\n")
+            .bytes == frame);
+  CHECK(hex_text("00000000: 55 1d 00 a0 00 07 00 00 00 02 00 00 00 00 00 fe  U...............\n"
+                 "00000010: d2 4a 01 02 03 04 05 06 07 08 49 63 55           .J........Ic#\n")
+            .bytes == frame);
+  CHECK(hex_text("00000000: 551D 00A0 0007 0000 0002 0000 0000 00FE  U...............\n"
+                 "00000010: D24A 0102 0304 0506 0708 4963 55         .J........IcU")
+            .bytes == frame);
+  // A short first word with a colon is data, not an offset; so is a long one at the end of text.
+  CHECK(hex_text("55: 1D").bytes == "551D");
+  CHECK(hex_text("0000000055").bytes == "0000000055");
+  CHECK(hex_text("00000000:").bytes == "00000000");
+  CHECK(hex_text("12345678901234567890").bytes == "12345678901234567890");  // longer than the held word
+  // # comments still work, on their own line and after data.
+  CHECK(hex_text("# a comment: 0x55 xxd\n55 # 66\n\t77 # end").bytes == "5577");
+}
+
+TEST_CASE("hex text: bad characters keep their line and column, an odd digit its partner message") {
+  auto r = hex_text("55 1D\n0x55 zz 00\n66 77\n");
+  CHECK(r.bytes == "551D556677");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "11: not a hex digit: 'z' at line 2, column 6 (rest of the line skipped)");
+  // x only after a 0 that starts a word
+  r = hex_text("10x5 66\n0 x55\n00x55\n77");
+  CHECK(r.bytes == "100077");  // bytes before a bad character are kept
+  REQUIRE(r.errors.size() == 3);
+  CHECK(r.errors[0] == "2: not a hex digit: 'x' at line 1, column 3 (rest of the line skipped)");
+  CHECK(r.errors[1] == "10: not a hex digit: 'x' at line 2, column 3 (rest of the line skipped)");
+  CHECK(r.errors[2] == "16: not a hex digit: 'x' at line 3, column 3 (rest of the line skipped)");
+  // In an xxd line the offset is skipped; a bad character in the hex area is still reported.
+  r = hex_text("00000000: 551d 0g00  U..\n");
+  CHECK(r.bytes == "551D");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "16: not a hex digit: 'g' at line 1, column 17 (rest of the line skipped)");
+  // An odd digit at the end, also when it sits in a held first word.
+  r = hex_text("55 1D\n123");
+  CHECK(r.bytes == "551D12");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "8: odd number of hex digits: the digit at line 2, column 3 has no partner");
 }

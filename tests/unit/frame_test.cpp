@@ -162,6 +162,10 @@ TEST_CASE("encode/decode at the 1400-byte limit; 1401 refused and reported") {
   CHECK(r.error().kind == ErrorKind::too_long);
   CHECK(r.error().message.find("1400") != std::string::npos);
   CHECK(r.error().message.find("1401") != std::string::npos);
+  // The message says how many data bytes fit with this header and token (issue 15).
+  CHECK(r.error().message ==
+        "frame would be 1401 bytes; the protocol limit is 1400: with its header and 8-byte token at most 1370 "
+        "data bytes fit (it has 1371)");
   Bytes out{0xAA};
   CHECK_FALSE(encode(over.view(), CrcVariant::modbus, out));
   CHECK(out == Bytes{0xAA});  // unchanged on failure
@@ -178,6 +182,25 @@ TEST_CASE("encode/decode at the 1400-byte limit; 1401 refused and reported") {
   REQUIRE_FALSE(d);
   CHECK(d.error().kind == ErrorKind::too_long);
   CHECK(d.error().message.find("1400") != std::string::npos);
+}
+
+TEST_CASE("encode: the too_long message counts the data bytes that fit for the frame's token field") {
+  // A login has no token field: 1400 - 21 bytes of data fit.
+  auto login = encode(make(cls::link, 0x00, 1, 2, {}, Bytes(1400, 1)));
+  REQUIRE_FALSE(login);
+  CHECK(login.error().kind == ErrorKind::too_long);
+  CHECK(login.error().message ==
+        "frame would be 1421 bytes; the protocol limit is 1400: with its header and no token field at most 1379 "
+        "data bytes fit (it has 1400)");
+  // An empty token field still takes its length byte.
+  auto empty = encode(make(cls::data, 0xEE, 1, 2, {}, Bytes(1400, 1)));
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().message ==
+        "frame would be 1422 bytes; the protocol limit is 1400: with its header and 0-byte token at most 1378 "
+        "data bytes fit (it has 1400)");
+  // What the message says fits does fit.
+  CHECK(encode(make(cls::link, 0x00, 1, 2, {}, Bytes(1379, 1))));
+  CHECK(encode(make(cls::data, 0xEE, 1, 2, {}, Bytes(1378, 1))));
 }
 
 TEST_CASE("encode refuses a token longer than 255 bytes") {

@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
                  "protocol V1.02, see telematics-protocol(7)) or sms (its text commands, one a line)")
       ->check(CLI::IsMember({"ai", "telematics", "sms"}))
       ->type_name("PROTOCOL");
-  app.add_flag("-x,--hex", opt.hex, "Input is hex text: hex digits, whitespace ignored, '#' comments");
+  app.add_flag("-x,--hex", opt.hex,
+               "Input is hex text: hex digits, whitespace ignored, '#' comments; also 0x55, 55:1D and\n"
+               "xxd dumps (offset and ASCII columns ignored)");
   app.add_option("-f,--format", format, "Output format: json (JSON Lines) or text (one summary line per frame)")
       ->check(CLI::IsMember({"json", "text"}))
       ->type_name("FORMAT");

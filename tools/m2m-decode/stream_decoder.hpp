@@ -30,6 +30,8 @@ struct Totals {
   std::uint64_t frames = 0;
   std::uint64_t errors = 0;
   std::uint64_t bytes = 0;  // input bytes (text bytes with --hex)
+  bool crc_hinted = false;  // each hint is given once per run, however many inputs
+  bool hex_hinted = false;
   bool limit_reached(const Options& o) const { return o.count != 0 && frames >= o.count; }
 };
 
@@ -47,6 +49,9 @@ class StreamDecoder {
   void drain();
   void emit_frame(const ai::DeframeEvent& ev);
   void emit_error(const Error& e, ByteView raw, std::uint64_t skipped);
+  void check_crc_variants(ByteView unescaped);
+  void probe_hex(ByteView chunk);
+  void hex_verdict();
 
   const Options& opt_;
   Totals& totals_;
@@ -56,6 +61,13 @@ class StreamDecoder {
   ai::Deframer deframer_;
   cli::HexTextStream hex_;
   Bytes hex_bytes_;          // decoded hex text of the current chunk
+  // Without --hex: the first kHexProbe bytes are also read as hex text, to say "try --hex"
+  // when they read cleanly and hold a frame head.
+  static constexpr std::size_t kHexProbe = 1024;
+  std::size_t probe_left_ = kHexProbe;
+  bool probe_head_ = false;  // the probe decoded a 0x55
+  cli::HexTextStream probe_;
+  Bytes probe_bytes_;
 };
 
 }  // namespace m2m::decode

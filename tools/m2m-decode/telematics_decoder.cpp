@@ -93,8 +93,12 @@ class FrameDecoder : public Decoder {
   }
 
   void finish() override {
-    if (r_.opt().hex && !r_.done())
-      if (auto e = hex_.finish()) r_.error(*e, {}, 0);
+    if (r_.opt().hex && !r_.done()) {
+      hex_bytes_.clear();
+      auto e = hex_.finish(hex_bytes_);  // a held first word of the last line
+      deframe(hex_bytes_);
+      if (e && !r_.done()) r_.error(*e, {}, 0);
+    }
     deframer_.finish();
     drain();
     if (r_.done()) return;
