@@ -109,7 +109,11 @@ int cmd_decode(Checksum ck, const std::vector<std::string>& names) {
         if (auto& e = hex.error()) clean &= emit_hex_error(*e, file);
       }
     }
-    if (auto e = hex.finish()) clean &= emit_hex_error(*e, file);
+    bytes.clear();
+    auto tail_error = hex.finish(bytes);  // a held-back last word may still yield bytes
+    reader.feed(bytes);
+    while (auto it = reader.next()) clean &= emit(*it, ck, false, file);
+    if (tail_error) clean &= emit_hex_error(*tail_error, file);
     while (auto it = reader.finish()) clean &= emit(*it, ck, true, file);
   }
   if (io_failed) return Exit::failure;
