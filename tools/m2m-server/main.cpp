@@ -33,7 +33,9 @@ int serve(ServeArgs& a) {
   a.opt.max_send_queue = a.max_send_queue;
   a.opt.login_fail_limit = static_cast<std::uint32_t>(a.login_fail_limit);
   a.opt.max_tcp_sessions = a.max_tcp;
-  auto store = platform::Store::open(a.db);
+  // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
+  // platform on an empty registry that refuses every login.
+  auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
   if (!store) {
     cli::error(kProg, store.error().message);
     return cli::failure;
@@ -74,7 +76,7 @@ int main(int argc, char** argv) {
 
   ServeArgs s;
   auto* sv = app.add_subcommand("serve", "run the platform (the default subcommand)");
-  sv->add_option("--db", s.db, "registry file (SQLite; created when missing)")->type_name("FILE");
+  sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it)")->type_name("FILE");
   sv->add_option("--listen", s.listen, "TCP and UDP address to serve on")->type_name("HOST:PORT");
   cli::add_duration(*sv, "--heartbeat-interval", s.opt.heartbeat_interval,
                     "devices' heartbeat interval; sessions silent for 3 intervals are closed");
