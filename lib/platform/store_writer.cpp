@@ -41,12 +41,14 @@ void StoreWriter::submit(Job job) {
 }
 
 std::size_t StoreWriter::drain() {
-  std::uint64_t n = 0;
-  while (::read(event_fd_, &n, sizeof n) < 0 && errno == EINTR) {
-  }
   std::deque<Done> ready;
   {
+    // The thread signals under the same lock, so the eventfd is readable exactly while
+    // completions wait: no spurious wake-ups of the loop.
     std::lock_guard lock(mu_);
+    std::uint64_t n = 0;
+    while (::read(event_fd_, &n, sizeof n) < 0 && errno == EINTR) {
+    }
     ready.swap(done_);
   }
   for (auto& d : ready) {
