@@ -82,6 +82,14 @@ std::string_view to_string(RequestKind k) {
   return "read";
 }
 
+RemoteCode Status::settings() const {
+  RemoteCode c = code;
+  c.set_swing(swing());
+  c.set_light(light());
+  c.set_ventilation(ventilation());
+  return c;
+}
+
 bool is_request_start(std::uint8_t b) { return b == 0x05 || b == 0x06 || b == 0x07 || b == 0x0A; }
 bool expects_reply(RequestKind k) { return k != RequestKind::broadcast; }
 

@@ -36,7 +36,9 @@ bool expects_reply(RequestKind k);
 struct Request {
   RequestKind kind = RequestKind::read;
   int address = 0;  // 0..9999; read and broadcast always carry "0000" on the wire
-  RemoteCode code = RemoteCode::query();
+  // For a read (0x06) the unit ignores the code (the vendor document: it "does not receive"
+  // it); encoders fill it with the factory code. Every other kind executes it.
+  RemoteCode code = RemoteCode::factory();
   friend bool operator==(const Request&, const Request&) = default;
 };
 
@@ -64,6 +66,11 @@ struct Status {
   std::uint8_t faults() const { return s3 & 0x3F; }  // bit n = fault E(n+1)
   bool memory() const { return s3 & 0x40; }
   bool cooling_only() const { return s3 & 0x80; }
+
+  // The unit's settings as a remote code: the echoed code with swing, light and ventilation
+  // taken from status 1, since the vendor document says the echoed bits are meaningless.
+  // Sending this code back to the unit changes nothing (the "last known code").
+  RemoteCode settings() const;
 };
 
 // Fault E1..E6: bit (n-1) of status 3.

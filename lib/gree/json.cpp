@@ -188,8 +188,10 @@ Json request_to_json(const Request& r, Checksum ck) {
   j["type"] = to_string(r.kind);
   j["address"] = r.address;
   j["code"] = r.code.hex();
-  j["executable"] = r.code.executable();
-  if (r.code.executable()) remote_fields_to_json(r.code, j);
+  if (r.kind != RequestKind::read) {  // a read's code is not executed: its fields mean nothing
+    j["valid"] = r.code.valid();
+    remote_fields_to_json(r.code, j);
+  }
   if (auto raw = encode_request(r, ck)) j["raw"] = to_hex(*raw);
   return j;
 }
@@ -295,8 +297,7 @@ Result<Bytes> encode_json(const Json& in, Checksum ck) {
   else if (type == "addressed") r.kind = RequestKind::addressed;
   else if (type == "set_address") r.kind = RequestKind::set_address;
   else return bad("unknown type \"" + type + "\" (status, read, broadcast, addressed, set_address)");
-  // A request without a code: a read reports only; anything else starts from factory state.
-  r.code = has_code ? RemoteCode{} : (r.kind == RequestKind::read ? RemoteCode::query() : RemoteCode::factory());
+  // A request without a code starts from the factory state (for a read, the code is filler).
   if (has_code) std::copy(code_bytes->begin(), code_bytes->end(), r.code.bytes.begin());
   auto addr = get_int(in, "address", 0, kMaxAddress, 0);
   if (!addr) return unexpected<Error>(addr.error());

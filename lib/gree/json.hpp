@@ -21,7 +21,9 @@ using Json = nlohmann::ordered_json;
 void remote_fields_to_json(const RemoteCode& c, Json& out);
 
 Json status_to_json(const Status& s, Checksum ck);   // includes "raw"
-Json request_to_json(const Request& r, Checksum ck); // includes "raw"
+// Includes "raw"; for the kinds that execute their code (all but read) also "valid" and the
+// state fields, even when out of range ("mode7", 31), so that encode reproduces the frame.
+Json request_to_json(const Request& r, Checksum ck);
 
 // Applies the state fields present in `in` to `code` (only those that differ). Values are
 // validated: the message names the allowed range ("set_temp 35 out of range 16..30").

@@ -44,11 +44,8 @@ void RemoteCode::set_timer(int half_hours) {
   bytes[2] = static_cast<std::uint8_t>((bytes[2] & 0xF0) | units);
 }
 
-bool RemoteCode::executable() const {
-  if (raw_mode() > static_cast<int>(Mode::heat)) return false;
-  if (set_temp() > kMaxTemp) return false;
-  if (timer_on() && ((bytes[2] & 0x0F) > 9 || timer_half_hours() > kMaxTimerHalfHours)) return false;
-  return true;
+bool RemoteCode::valid_timer() const {
+  return !timer_on() || ((bytes[2] & 0x0F) <= 9 && timer_half_hours() <= kMaxTimerHalfHours);
 }
 
 std::string RemoteCode::hex() const { return to_hex(ByteView(bytes.data(), bytes.size())); }

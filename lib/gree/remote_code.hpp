@@ -26,10 +26,10 @@ std::optional<Fan> parse_fan(std::string_view s);    // auto|low|medium|high
 struct RemoteCode {
   std::array<std::uint8_t, 4> bytes{0x00, 0x09, 0x20, 0x50};  // factory state "00092050"
 
+  // There is no "query" code: a unit executes whatever 4 bytes a 0x05/0x07/0x0A carries
+  // (PROTOCOL-NOTES §2), so the only codes gree-ctl sends are the user's settings on top of a
+  // unit's last known code, or on top of this factory state.
   static RemoteCode factory() { return {}; }
-  // gree-ctl's "report only" code: out of range in every field (mode 7, 31 °C, 45 h timer),
-  // so a unit executes nothing and just answers with its status (gree-protocol(7)).
-  static RemoteCode query() { return {{0xFF, 0xFF, 0xFF, 0xFF}}; }
 
   // byte 1
   std::uint8_t raw_mode() const { return bytes[0] & 0x07; }
@@ -65,9 +65,13 @@ struct RemoteCode {
   void set_ventilation(bool on) { set_bit(2, 0x40, on); }
   void set_x_fan(bool on) { set_bit(2, 0x80, on); }
 
-  // A code a unit can execute: a known mode, 16–30 °C, a timer of at most 24 h in decimal
-  // digits. Anything else is "report only" (see query()).
-  bool executable() const;
+  // Every field in range: a known mode (0..4), 16–30 °C, a timer of at most 24 h in decimal
+  // digits. A unit still executes an invalid code; how it treats the invalid fields is
+  // gree-protocol(7) "Invalid field values" (Unit::execute in unit_model).
+  bool valid_mode() const { return raw_mode() <= static_cast<int>(Mode::heat); }
+  bool valid_temp() const { return set_temp() <= kMaxTemp; }
+  bool valid_timer() const;
+  bool valid() const { return valid_mode() && valid_temp() && valid_timer(); }
 
   std::string hex() const;  // 8 uppercase hex digits, byte 1 first
   friend bool operator==(const RemoteCode&, const RemoteCode&) = default;

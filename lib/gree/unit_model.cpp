@@ -14,21 +14,36 @@ Unit::Unit(const UnitConfig& cfg)
 
 std::optional<Status> Unit::handle(const Request& r) {
   switch (r.kind) {
-    case RequestKind::read:
+    case RequestKind::read:  // the vendor document: the unit "does not receive" this code
       return status();
     case RequestKind::broadcast:
-      if (r.code.executable()) code_ = r.code;
+      execute(r.code);
       return std::nullopt;
     case RequestKind::addressed:
       if (address_ == 0 || r.address != address_) return std::nullopt;
-      if (r.code.executable()) code_ = r.code;
+      execute(r.code);
       return status();
     case RequestKind::set_address:
       address_ = r.address;
-      if (r.code.executable()) code_ = r.code;
+      execute(r.code);
       return status();
   }
   return std::nullopt;
+}
+
+void Unit::execute(const RemoteCode& in) {
+  // Every code is executed. A field the unit cannot interpret (mode 5..7, set point nibble
+  // 15 = 31 °C, timer digits above 9 or beyond 24 h) leaves that one setting as it was; every
+  // other bit is taken as sent (gree-protocol(7), "Invalid field values"). code_ is always
+  // valid, so what the unit reports is what it runs.
+  RemoteCode next = in;
+  if (!in.valid_mode()) next.set_mode(static_cast<Mode>(code_.raw_mode()));
+  if (!in.valid_temp()) next.bytes[1] = static_cast<std::uint8_t>((next.bytes[1] & 0xF0) | (code_.bytes[1] & 0x0F));
+  if (!in.valid_timer()) {
+    next.bytes[1] = static_cast<std::uint8_t>((next.bytes[1] & 0x0F) | (code_.bytes[1] & 0xF0));
+    next.bytes[2] = static_cast<std::uint8_t>((next.bytes[2] & 0xF0) | (code_.bytes[2] & 0x0F));
+  }
+  code_ = next;
 }
 
 bool Unit::heats() const {

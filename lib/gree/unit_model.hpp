@@ -25,8 +25,11 @@ class Unit {
   explicit Unit(const UnitConfig& cfg);
 
   // Acts on a request as a unit on the line would: returns the status frame it answers with,
-  // or nullopt when it stays silent (0x05, or a 0x07 for another address).
+  // or nullopt when it stays silent (0x05, or a 0x07 for another address). 0x06 executes
+  // nothing; 0x05, 0x07 (to this unit) and 0x0A execute the code they carry, whatever it is.
   std::optional<Status> handle(const Request& r);
+  // Takes a remote code as the unit's new settings (see handle()).
+  void execute(const RemoteCode& code);
   // Lets simulated time pass: room temperature moves one degree per ms_per_degree toward the
   // set point while the compressor (or, in fan-free modes, the heater) runs.
   void advance(std::int64_t ms);

@@ -1,9 +1,11 @@
 // The server's observability: JSON Lines events on stdout ({"ts":…,"event":…,…}), one per
 // line, flushed. Session events (login, relay, …) are silenced by -q; lifecycle lines
-// (listening, stats, shutdown) are always written.
+// (listening, stats, shutdown) are always written. A test (or the fuzz target) passes a sink
+// to read the events instead of stdout.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -13,7 +15,8 @@ namespace m2m::platform {
 
 class EventLog {
  public:
-  explicit EventLog(bool quiet = false) : quiet_(quiet) {}
+  using Sink = std::function<void(const std::string& line)>;
+  explicit EventLog(bool quiet = false, Sink sink = {}) : quiet_(quiet), sink_(std::move(sink)) {}
   bool session_events() const { return !quiet_; }
 
   // A line under construction: fields keep their insertion order after ts and event.
@@ -38,6 +41,7 @@ class EventLog {
 
  private:
   bool quiet_;
+  Sink sink_;
 };
 
 // Resident set size of this process in KiB (from /proc/self/statm), 0 when unknown.

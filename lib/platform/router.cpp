@@ -1,17 +1,19 @@
-// The protocol half of the server: logins, token checks and what each command does
-// (PROTOCOL-NOTES §1.2–1.4). The loop half (sockets, sweep) is in server.cpp.
+// The protocol half of the platform: logins, token checks and what each command does
+// (m2m-protocol(7), COMMANDS; "Tokens" under FRAME LAYOUT). The loop half (sockets, ticks,
+// buffers) is in server.cpp; see outbox.hpp for the rule that keeps the two memory-safe.
+#include "platform/router.hpp"
+
+#include <sys/random.h>
+
 #include <algorithm>
 #include <cstring>
 
-#include "m2m/frame.hpp"
 #include "m2m/messages.hpp"
-#include "platform/server.hpp"
-#include "platform/store.hpp"
 
 namespace m2m::platform {
 
 namespace {
-constexpr std::size_t kGroupPage = 59;  // records per data.group_list reply (PROTOCOL-NOTES §1.3)
+constexpr std::size_t kGroupPage = 59;  // records per data.group_list reply (m2m-protocol(7), COMMANDS)
 
 Bytes token_field(const Token& t) {
   Bytes b;
@@ -35,19 +37,125 @@ ai::PeerRecord peer_record(const DeviceState& d) {
   }
   return r;
 }
+
+std::uint64_t throttle_key(std::uint32_t ip, std::uint64_t id) {
+  // (address, id) folded into one key; a collision only shares a failure count.
+  return (id * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(ip) << 17) ^ ip;
+}
 }  // namespace
 
-void Server::reply(const Source& src, const ai::FrameView& req, std::uint8_t status, ByteView data, ByteView token) {
+Router::Router(Registry& registry, TerminalStore* store, const RouterOptions& options, Outbox& out,
+               const Clock& clock, EventLog& log)
+    : reg_(registry), store_(store), opt_(options), out_(out), clock_(clock), log_(log) {
+  if (opt_.heartbeat_timeout.count() <= 0) opt_.heartbeat_timeout = 3 * opt_.heartbeat_interval;
+  timeout_ticks_ = static_cast<std::uint32_t>(std::max<std::int64_t>(1, opt_.heartbeat_timeout.count() / kTickMs));
+}
+
+// ---- connections ---------------------------------------------------------------------------
+
+void Router::opened(int fd, const net::Endpoint& from) {
+  if (static_cast<std::size_t>(fd) >= sessions_.size()) sessions_.resize(static_cast<std::size_t>(fd) + 1024);
+  Session& s = sess(fd);
+  s.kind = Kind::pending;
+  s.ip = from.ip;
+  s.port = from.port;
+  s.ref = kNone;
+  s.seen = now();
+}
+
+// The one place a session leaves a connection: a close, or a login on the same connection as
+// someone else (device→device, device→client, client→client, client→device). Each writes
+// the logout event of what was bound.
+void Router::unbind(int fd, std::string_view reason) {
+  Session& s = sess(fd);
+  if (s.kind == Kind::device && s.ref != kNone) {
+    DeviceState& d = reg_.device(s.ref);
+    if (d.fd == fd) {
+      d.fd = -1;
+      --counters_.online_tcp;
+      if (!d.udp_live) set_online(s.ref, false);
+      if (log_.session_events())
+        log_.session(EventLog::Line("logout")
+                         .add("device", ai::format_device(d.id))
+                         .add("transport", "tcp")
+                         .add("reason", std::string(reason)));
+    }
+  } else if (s.kind == Kind::client && s.ref != kNone) {
+    AccountState& a = reg_.account(s.ref);
+    if (a.fd == fd) {
+      a.fd = -1;
+      --counters_.clients;
+      log_.session(EventLog::Line("logout").add("account", a.id).add("role", "client").add("reason", std::string(reason)));
+    }
+  }
+  if (s.kind == Kind::device || s.kind == Kind::client) s.kind = Kind::pending;
+  s.ref = kNone;
+}
+
+void Router::close(int fd, std::string_view reason) {
+  if (!live(fd)) return;
+  unbind(fd, reason);
+  sess(fd).kind = Kind::closing;
+  out_.close(fd);
+}
+
+void Router::released(int fd) {
+  if (fd >= 0 && static_cast<std::size_t>(fd) < sessions_.size()) sess(fd) = Session{};
+}
+
+bool Router::send_tcp(int fd, ByteView bytes) {
+  if (!live(fd)) return false;  // closing: nothing more goes to it
+  if (const char* why = out_.send_tcp(fd, bytes)) {
+    close(fd, why);
+    return false;
+  }
+  ++counters_.frames_out;
+  return true;
+}
+
+void Router::send_frame(const Source& to, const ai::FrameView& f) {
+  tx_.clear();
+  if (!ai::encode(f, opt_.crc, tx_)) {
+    ++counters_.drops;  // only a frame over the size limit can fail; callers keep data below that
+    return;
+  }
+  if (!to.udp) {
+    send_tcp(to.fd, tx_);
+  } else if (out_.send_udp(to.from, tx_)) {
+    ++counters_.frames_out;
+  } else {
+    ++counters_.drops;
+  }
+}
+
+void Router::reply(const Source& src, const ai::FrameView& req, std::uint8_t status, ByteView data, ByteView token) {
   ai::FrameView f{req.cls, req.cmd, req.seq, 0, status, req.device, token, data};
   send_frame(src, f);
 }
 
-void Server::handle(const Source& src, const ai::FrameView& f) {
+// A datagram from a source that has not logged in gets one answer at most: a spoofed source
+// address cannot turn one datagram of login frames into thousands of replies.
+bool Router::answer_unauthenticated(const Source& src) {
+  if (!src.udp) return true;
+  if (unauth_answered_) {
+    ++counters_.drops;
+    return false;
+  }
+  unauth_answered_ = true;
+  return true;
+}
+
+// ---- frames --------------------------------------------------------------------------------
+
+void Router::frame(const Source& src, const ai::FrameView& f) {
+  if (!src.udp && !live(src.fd)) return;
+  ++counters_.frames_in;
   if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::link) return device_login(src, f);
   if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::platform) {
     if (src.udp) {  // platform clients keep a TCP session (routing needs one)
       ++counters_.drops;
-      return reply(src, f, ai::status::unsupported, {}, {});
+      if (answer_unauthenticated(src)) reply(src, f, ai::status::unsupported, {}, {});
+      return;
     }
     return client_login(src, f);
   }
@@ -56,59 +164,159 @@ void Server::handle(const Source& src, const ai::FrameView& f) {
     std::uint32_t d = reg_.find_device(f.device);
     if (d == kNone || !reg_.device(d).logged_in || !same_token(f.token, reg_.device(d).token))
       return token_mismatch(src, f);
+    // Tokens are shared with group members (data.group_list, P2P introductions), so for a
+    // device with a TCP session a datagram is believed only from that session's address.
+    const DeviceState& dev = reg_.device(d);
+    if (opt_.udp_trust == RouterOptions::UdpTrust::same_ip && dev.fd >= 0 && sess(dev.fd).ip != src.from.ip)
+      return token_mismatch(src, f, "untrusted_source");
     return device_frame(d, src, f);
   }
-  Conn& c = conns_[static_cast<std::size_t>(src.fd)];
-  if (c.kind == Kind::device) {
-    const DeviceState& dev = reg_.device(c.ref);
+  Session& s = sess(src.fd);
+  if (s.kind == Kind::device) {
+    const std::uint32_t d = s.ref;
+    const DeviceState& dev = reg_.device(d);
     if (f.device != dev.id || !same_token(f.token, dev.token)) return token_mismatch(src, f);
-    c.seen = now_tick();
-    return device_frame(c.ref, src, f);
+    s.seen = now();
+    return device_frame(d, src, f);
   }
-  if (c.kind == Kind::client) {
-    if (!same_token(f.token, reg_.account(c.ref).token)) return token_mismatch(src, f);
-    c.seen = now_tick();
-    return client_frame(c.ref, src, f);
+  if (s.kind == Kind::client) {
+    const std::uint32_t a = s.ref;
+    if (!same_token(f.token, reg_.account(a).token)) return token_mismatch(src, f);
+    s.seen = now();
+    return client_frame(a, src, f);
   }
   // Not logged in: nothing acts before a login.
   return token_mismatch(src, f);
 }
 
-void Server::token_mismatch(const Source& src, const ai::FrameView& f) {
+void Router::token_mismatch(const Source& src, const ai::FrameView& f, const char* reason) {
   ++counters_.token_mismatch;
   ++counters_.drops;
-  if (log_.session_events())
-    log_.session(EventLog::Line("token_mismatch")
-                     .add("device", ai::format_device(f.device))
-                     .add("type", std::string(ai::type_name(f.cls, f.cmd)))
-                     .add("transport", src.udp ? "udp" : "tcp")
-                     .add("peer", peer(src)));
+  if (!log_.session_events()) return;
+  EventLog::Line line("token_mismatch");
+  line.add("device", ai::format_device(f.device))
+      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
+      .add("transport", src.udp ? "udp" : "tcp")
+      .add("peer", peer(src));
+  if (reason) line.add("reason", reason);
+  if (rate_limited("token_mismatch", src.from.ip, line)) return;
+  log_.session(line);
 }
 
-bool Server::throttled(std::uint32_t ip) {
-  auto it = throttle_.find(ip);
+namespace {
+constexpr std::size_t kMaxRepeatSources = 4096;
+constexpr std::uint32_t kBurst = 10;  // events of one kind per source written in full per second
+}
+
+bool Router::rate_limited(const char* kind, std::uint32_t ip, EventLog::Line& line) {
+  const std::uint32_t second = now() / (1000 / kTickMs);
+  std::uint64_t key = reinterpret_cast<std::uintptr_t>(kind) * 0x9E3779B97F4A7C15ull ^ ip;
+  auto it = repeats_.find(key);
+  if (it == repeats_.end()) {
+    if (repeats_.size() >= kMaxRepeatSources) {  // too many sources: one shared entry per kind
+      ip = 0;
+      key = reinterpret_cast<std::uintptr_t>(kind) * 0x9E3779B97F4A7C15ull;
+      it = repeats_.find(key);
+    }
+    if (it == repeats_.end()) {
+      repeats_.emplace(key, Repeats{kind, ip, second, 1, 0});
+      return false;
+    }
+  }
+  Repeats& r = it->second;
+  if (r.second == second) {
+    if (r.written < kBurst) {
+      ++r.written;
+      return false;
+    }
+    ++r.left_out;
+    return true;
+  }
+  if (r.left_out) line.add("repeated", r.left_out);
+  r.second = second;
+  r.written = 1;
+  r.left_out = 0;
+  return false;
+}
+
+// Summaries for sources that went quiet after being rate-limited; forgets old entries.
+void Router::flush_repeated() {
+  const std::uint32_t second = now() / (1000 / kTickMs);
+  for (auto it = repeats_.begin(); it != repeats_.end();) {
+    Repeats& r = it->second;
+    if (r.second == second) {
+      ++it;
+      continue;
+    }
+    if (r.left_out) {
+      EventLog::Line line(r.kind);
+      if (r.ip) line.add("peer", net::format_ip(r.ip));
+      log_.session(line.add("repeated", r.left_out));
+    }
+    it = repeats_.erase(it);
+  }
+}
+
+// One bad frame or run of garbage from a peer: counted, dropped, logged; the peer goes on.
+void Router::bad_frame(const Source& src, const Error& e) {
+  if (e.kind != ErrorKind::garbage) ++counters_.bad_frames;
+  ++counters_.drops;
+  if (!log_.session_events()) return;
+  EventLog::Line line("bad_frame");
+  line.add("peer", peer(src));
+  if (src.udp) line.add("transport", "udp");
+  line.add("error", std::string(to_string(e.kind))).add("message", e.message);
+  if (rate_limited("bad_frame", src.from.ip, line)) return;
+  log_.session(line);
+}
+
+// ---- logins --------------------------------------------------------------------------------
+
+// Failed logins are charged to the pair (source address, id), so that guesses at one id do
+// not lock out the other devices behind the same address (a NAT). At the limit, the pair is
+// refused for one window; each failure after a block doubles the next one (up to 16
+// windows). An entry is forgotten one window after its last block ended.
+bool Router::throttled(std::uint32_t ip, std::uint64_t id) {
+  auto it = throttle_.find(throttle_key(ip, id));
   if (it == throttle_.end()) return false;
-  const auto window = static_cast<std::uint32_t>(opt_.login_fail_window.count() / 10);
-  if (now_tick() - it->second.window_start > window) {
+  const auto window = static_cast<std::uint32_t>(opt_.login_fail_window.count() / kTickMs);
+  const std::uint32_t t = now();
+  if (static_cast<std::int32_t>(t - it->second.blocked_until) > static_cast<std::int32_t>(window)) {
     throttle_.erase(it);
     return false;
   }
-  return it->second.failures >= opt_.login_fail_limit;
+  return static_cast<std::int32_t>(t - it->second.blocked_until) < 0;
 }
 
-void Server::login_failed(std::uint32_t ip) {
-  auto [it, fresh] = throttle_.try_emplace(ip, Throttle{now_tick(), 0});
-  ++it->second.failures;
+void Router::login_failed(std::uint32_t ip, std::uint64_t id) {
+  const std::uint32_t t = now();
+  auto it = throttle_.find(throttle_key(ip, id));
+  if (it == throttle_.end()) {
+    // The table is bounded: when full (many addresses), new pairs are not tracked; the global
+    // ceiling on failed logins per second still holds them.
+    if (throttle_.size() >= opt_.max_throttle_entries) return;
+    it = throttle_.emplace(throttle_key(ip, id), Throttle{t, 0, t}).first;
+  }
+  Throttle& th = it->second;
+  if (++th.failures >= opt_.login_fail_limit) {
+    const auto window = static_cast<std::uint32_t>(opt_.login_fail_window.count() / kTickMs);
+    const std::uint32_t doublings = std::min<std::uint32_t>(th.failures - opt_.login_fail_limit, 4);
+    th.blocked_until = t + std::max<std::uint32_t>(window, 1) * (1u << doublings);
+  }
 }
 
 // Why a login (device or client) is refused, or nullptr when it is accepted. A refusal is
-// counted and, unless it came from the throttle itself, charged to the source address.
+// counted and, unless it came from a throttle itself, charged to the (address, id) pair.
 // `password` is null when the id is not registered.
-const char* Server::login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password,
+const char* Router::login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password,
                                   bool enabled) {
+  const std::uint32_t second = now() / (1000 / kTickMs);
+  if (second != fail_second_) fail_second_ = second, fails_this_second_ = 0;
   const char* reason = nullptr;
-  if (opt_.login_fail_limit && throttled(src.from.ip))
+  if (opt_.login_fail_limit && throttled(src.from.ip, f.device))
     reason = "throttled";
+  else if (opt_.max_failed_logins_per_second && fails_this_second_ >= opt_.max_failed_logins_per_second)
+    reason = "busy";  // the global ceiling on failed logins: no password is checked this second
   else if (!password)
     reason = "unknown";
   else if (f.data.size() != 8 || std::memcmp(f.data.data(), password->data(), 8) != 0)
@@ -117,59 +325,53 @@ const char* Server::login_refusal(const Source& src, const ai::FrameView& f, con
     reason = "disabled";
   if (reason) {
     ++counters_.login_rejected;
-    if (std::strcmp(reason, "throttled") != 0) login_failed(src.from.ip);
+    if (std::strcmp(reason, "throttled") != 0 && std::strcmp(reason, "busy") != 0) {
+      ++fails_this_second_;
+      if (opt_.login_fail_limit) login_failed(src.from.ip, f.device);
+    }
+  } else if (!throttle_.empty()) {
+    throttle_.erase(throttle_key(src.from.ip, f.device));
   }
   return reason;
 }
 
-void Server::device_login(const Source& src, const ai::FrameView& f) {
+void Router::device_login(const Source& src, const ai::FrameView& f) {
+  if (!answer_unauthenticated(src)) return;
   std::uint32_t d = reg_.find_device(f.device);
   const char* reason = d == kNone ? login_refusal(src, f, nullptr, false)
                                   : login_refusal(src, f, &reg_.device(d).password, reg_.device(d).enabled);
   if (reason) {
-    if (log_.session_events())
-      log_.session(EventLog::Line("login_rejected")
-                       .add("device", ai::format_device(f.device))
-                       .add("reason", reason)
-                       .add("transport", src.udp ? "udp" : "tcp")
-                       .add("peer", peer(src)));
+    if (log_.session_events()) {
+      EventLog::Line line("login_rejected");
+      line.add("device", ai::format_device(f.device))
+          .add("reason", reason)
+          .add("transport", src.udp ? "udp" : "tcp")
+          .add("peer", peer(src));
+      if (!rate_limited("login_rejected", src.from.ip, line)) log_.session(line);
+    }
     return reply(src, f, ai::status::fail, {}, {});
   }
-  DeviceState& dev = reg_.device(d);
   // A second login replaces the first, whichever transport either used.
-  if (dev.fd >= 0 && (src.udp || dev.fd != src.fd)) close_conn(dev.fd, "replaced");
-  if (dev.udp_live) udp_expire(d, "replaced");
+  if (const int old = reg_.device(d).fd; old >= 0 && (src.udp || old != src.fd)) close(old, "replaced");
+  if (reg_.device(d).udp_live) udp_expire(d, "replaced");
+  DeviceState& dev = reg_.device(d);
   if (!src.udp) {
-    Conn& c = conns_[static_cast<std::size_t>(src.fd)];
-    if (c.kind == Kind::device && c.ref != d) {  // this connection was another device's session
-      DeviceState& old = reg_.device(c.ref);
-      if (old.fd == src.fd) {
-        old.fd = -1;
-        old.logged_in = old.udp_live;
-        --counters_.online_tcp;
-        log_.session(EventLog::Line("logout").add("device", ai::format_device(old.id)).add("transport", "tcp").add("reason", "replaced"));
-      }
-    } else if (c.kind == Kind::client) {
-      AccountState& a = reg_.account(c.ref);
-      if (a.fd == src.fd) {
-        a.fd = -1;
-        --counters_.clients;
-      }
-    }
-    c.kind = Kind::device;
-    c.ref = d;
-    c.seen = now_tick();
+    Session& s = sess(src.fd);
+    if (!(s.kind == Kind::device && s.ref == d)) unbind(src.fd, "replaced");  // someone else's session
+    s.kind = Kind::device;
+    s.ref = d;
+    s.seen = now();
     if (dev.fd != src.fd) ++counters_.online_tcp;
     dev.fd = src.fd;
   } else {
     dev.udp_ip = src.from.ip;
     dev.udp_port = src.from.port;
-    dev.udp_seen = now_tick();
+    dev.udp_seen = now();
     dev.udp_live = true;
     ++counters_.online_udp;
   }
   dev.token = new_token();
-  dev.logged_in = true;
+  set_online(d, true);
   ++counters_.logins;
   if (log_.session_events())
     log_.session(EventLog::Line("login")
@@ -181,13 +383,39 @@ void Server::device_login(const Source& src, const ai::FrameView& f) {
   reply(src, f, ai::status::ok, field, {});
 }
 
-void Server::udp_expire(std::uint32_t d, std::string_view reason) {
+void Router::client_login(const Source& src, const ai::FrameView& f) {
+  std::uint32_t ai_ = reg_.find_account(f.device);
+  const char* reason = ai_ == kNone ? login_refusal(src, f, nullptr, false)
+                                    : login_refusal(src, f, &reg_.account(ai_).password, reg_.account(ai_).enabled);
+  if (reason) {
+    EventLog::Line line("login_rejected");
+    line.add("account", f.device).add("role", "client").add("reason", reason).add("peer", peer(src));
+    if (!rate_limited("login_rejected", src.from.ip, line)) log_.session(line);
+    return reply(src, f, ai::status::fail, {}, {});
+  }
+  if (const int old = reg_.account(ai_).fd; old >= 0 && old != src.fd) close(old, "replaced");
+  Session& s = sess(src.fd);
+  if (!(s.kind == Kind::client && s.ref == ai_)) unbind(src.fd, "replaced");  // someone else's session
+  AccountState& a = reg_.account(ai_);
+  if (a.fd != src.fd) ++counters_.clients;
+  s.kind = Kind::client;
+  s.ref = ai_;
+  s.seen = now();
+  a.fd = src.fd;
+  a.token = new_token();
+  ++counters_.logins;
+  log_.session(EventLog::Line("login").add("account", a.id).add("role", "client").add("name", a.name).add("peer", peer(src)));
+  Bytes field = token_field(a.token);
+  reply(src, f, ai::status::ok, field, {});
+}
+
+void Router::udp_expire(std::uint32_t d, std::string_view reason) {
   DeviceState& dev = reg_.device(d);
   if (!dev.udp_live) return;
   dev.udp_live = false;
   --counters_.online_udp;
   if (dev.fd < 0) {
-    dev.logged_in = false;
+    set_online(d, false);
     if (log_.session_events())
       log_.session(EventLog::Line("logout")
                        .add("device", ai::format_device(dev.id))
@@ -196,16 +424,52 @@ void Server::udp_expire(std::uint32_t d, std::string_view reason) {
   }
 }
 
-void Server::device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f) {
+// Keeps `logged_in` and the group's online index together.
+void Router::set_online(std::uint32_t d, bool online) {
+  DeviceState& dev = reg_.device(d);
+  if (dev.logged_in == online) return;
+  dev.logged_in = online;
+  if (dev.group >= online_.size()) online_.resize(dev.group + 1);
+  auto& list = online_[dev.group];
+  auto by_id = [this](std::uint32_t a, std::uint64_t id) { return reg_.device(a).id < id; };
+  auto at = std::lower_bound(list.begin(), list.end(), dev.id, by_id);
+  if (online) {
+    list.insert(at, d);
+  } else if (at != list.end() && *at == d) {
+    list.erase(at);
+  } else {  // the device changed group while online (a registry reload): find it anywhere
+    for (auto& l : online_) std::erase(l, d);
+  }
+}
+
+bool Router::online_index_consistent() const {
+  std::size_t listed = 0;
+  for (std::uint32_t g = 0; g < online_.size(); ++g) {
+    const auto& list = online_[g];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const DeviceState& dev = reg_.devices()[list[i]];
+      if (!dev.logged_in || dev.group != g) return false;
+      if (i && reg_.devices()[list[i - 1]].id >= dev.id) return false;
+    }
+    listed += list.size();
+  }
+  std::size_t logged_in = 0;
+  for (const auto& dev : reg_.devices()) logged_in += dev.logged_in;
+  return listed == logged_in;
+}
+
+// ---- device commands -----------------------------------------------------------------------
+
+void Router::device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   DeviceState& dev = reg_.device(d);
   if (src.udp) {  // any authenticated datagram records where the device is reachable now
     if (!dev.udp_live) ++counters_.online_udp;
     dev.udp_live = true;
     dev.udp_ip = src.from.ip;
     dev.udp_port = src.from.port;
-    dev.udp_seen = now_tick();
+    dev.udp_seen = now();
   }
-  if (f.status != ai::status::request) return route_reply(d, f);
+  if (f.status != ai::status::request) return route_reply(d, src, f);
   const Token tok = dev.token;
   switch (ai::command_key(f.cls, f.cmd)) {
     case ai::cmd::link_heartbeat:
@@ -218,6 +482,8 @@ void Server::device_frame(std::uint32_t d, const Source& src, const ai::FrameVie
       return p2p_request(d, src, f);
     case ai::cmd::data_uplink:
     case ai::cmd::term_event:
+      // The reply may close the device's own connection (a full send queue); `f` stays valid
+      // until the end of the event (outbox.hpp), so the fan-out reads live bytes.
       reply(src, f, ai::status::ok, {}, tok);
       return to_clients(d, f.cls, f.cmd, f.data);
     default:
@@ -225,7 +491,7 @@ void Server::device_frame(std::uint32_t d, const Source& src, const ai::FrameVie
   }
 }
 
-bool Server::deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data, std::uint16_t seq,
+bool Router::deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data, std::uint16_t seq,
                      bool udp_only) {
   const DeviceState& dev = reg_.device(d);
   ai::FrameView f{cls, cmd, seq, 0, ai::status::request, dev.id, ByteView(dev.token), data};
@@ -239,25 +505,27 @@ bool Server::deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteVi
   return true;
 }
 
-void Server::group_list(std::uint32_t d, const Source& src, const ai::FrameView& f) {
+void Router::group_list(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   const DeviceState& self = reg_.device(d);
-  if (f.data.size() != 0 && f.data.size() != 2) return reply(src, f, ai::status::fail, {}, self.token);
+  const Token tok = self.token;
+  if (f.data.size() != 0 && f.data.size() != 2) return reply(src, f, ai::status::fail, {}, tok);
   std::size_t start = f.data.size() == 2 ? get_le16(f.data.data()) : 0;
   Bytes out;
   std::size_t index = 0, taken = 0;
-  for (std::uint32_t m : reg_.groups()[self.group].members) {
+  if (self.group >= online_.size()) return reply(src, f, ai::status::ok, out, tok);
+  for (std::uint32_t m : online_[self.group]) {
     const DeviceState& peer_dev = reg_.device(m);
-    if (m == d || !peer_dev.logged_in) continue;
+    if (m == d || !peer_dev.logged_in || peer_dev.group != self.group) continue;
     if (index++ < start) continue;
     ai::put_peer_record(out, peer_record(peer_dev));
     if (++taken == kGroupPage) break;
   }
-  reply(src, f, ai::status::ok, out, self.token);
+  reply(src, f, ai::status::ok, out, tok);
 }
 
 // The online device `id` in the same group as `self` (index in `t`), or why there is none.
 // Relay and P2P introduction refuse for the same reasons.
-const char* Server::group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t) {
+const char* Router::group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t) {
   t = reg_.find_device(id);
   if (t == kNone) return "unknown";
   if (reg_.device(t).group != self.group) return "other_group";
@@ -265,39 +533,41 @@ const char* Server::group_peer(const DeviceState& self, std::uint64_t id, std::u
   return nullptr;
 }
 
-void Server::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
-  const DeviceState& self = reg_.device(d);
-  const Token tok = self.token;
+void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
+  const std::uint64_t self_id = reg_.device(d).id;
+  const Token tok = reg_.device(d).token;
   const char* refused = nullptr;
   std::uint32_t t = kNone;
+  const std::uint64_t target_id = f.data.size() >= 8 ? get_be64(f.data.data()) : 0;
   if (f.data.size() < 8)
     refused = "no target";
   else
-    refused = group_peer(self, get_be64(f.data.data()), t);
+    refused = group_peer(reg_.device(d), target_id, t);
   if (!refused) {
     Bytes data;
     data.reserve(f.data.size());
-    put_be64(data, self.id);
+    put_be64(data, self_id);
     data.insert(data.end(), f.data.begin() + 8, f.data.end());
+    // Relaying to oneself may close the sender here; everything used below was copied first.
     if (!deliver(t, ai::cls::data, 0x55, data, next_seq_++)) refused = "send_failed";
   }
-  const std::string target = f.data.size() >= 8 ? ai::format_device(get_be64(f.data.data())) : std::string();
+  const std::string target = f.data.size() >= 8 ? ai::format_device(target_id) : std::string();
   if (refused) {
     ++counters_.drops;
     if (log_.session_events())
       log_.session(EventLog::Line("relay_refused")
-                       .add("from", ai::format_device(self.id))
+                       .add("from", ai::format_device(self_id))
                        .add("to", target)
                        .add("reason", refused));
     return reply(src, f, ai::status::fail, {}, tok);
   }
   ++counters_.relays;
   if (log_.session_events())
-    log_.session(EventLog::Line("relay").add("from", ai::format_device(self.id)).add("to", target).add("bytes", f.data.size() - 8));
+    log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", target).add("bytes", f.data.size() - 8));
   reply(src, f, ai::status::ok, {}, tok);
 }
 
-void Server::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f) {
+void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   const DeviceState& self = reg_.device(d);
   const Token tok = self.token;
   const char* refused = nullptr;
@@ -315,33 +585,49 @@ void Server::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
   Bytes about_target, about_self;
   ai::put_peer_record(about_target, peer_record(reg_.device(t)));
   ai::put_peer_record(about_self, peer_record(self));
+  const std::uint64_t self_id = self.id;
   reply(src, f, ai::status::ok, about_target, tok);
   deliver(t, ai::cls::link, 0x55, about_self, next_seq_++, /*udp_only=*/true);
   if (log_.session_events())
-    log_.session(EventLog::Line("p2p").add("from", ai::format_device(self.id)).add("to", target));
+    log_.session(EventLog::Line("p2p").add("from", ai::format_device(self_id)).add("to", target));
 }
 
-void Server::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
-  const DeviceState& dev = reg_.device(d);
+void Router::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
+  const std::uint64_t dev_id = reg_.device(d).id;
+  const std::uint32_t group = reg_.device(d).group;
   std::size_t n = 0;
   for (auto& a : reg_.accounts()) {
-    if (a.fd < 0 || !reg_.can_see(a, dev.group)) continue;
-    ai::FrameView f{cls, cmd, a.next_seq++, 0, ai::status::request, dev.id, ByteView(a.token), data};
+    if (a.fd < 0 || !reg_.can_see(a, group)) continue;
+    ai::FrameView f{cls, cmd, a.next_seq++, 0, ai::status::request, dev_id, ByteView(a.token), data};
     send_frame(Source{false, a.fd, {}}, f);
     ++n;
   }
   if (cls == ai::cls::data) ++counters_.uplinks;
   if (log_.session_events())
     log_.session(EventLog::Line(cls == ai::cls::data ? "uplink" : "event")
-                     .add("device", ai::format_device(dev.id))
+                     .add("device", ai::format_device(dev_id))
                      .add("bytes", data.size())
                      .add("clients", n));
 }
 
-void Server::route_reply(std::uint32_t d, const ai::FrameView& f) {
+// A device's reply to a forwarded client request goes back with the client's sequence. It is
+// believed only over the session the request went out on: the device's token is known to its
+// group, so a datagram from elsewhere could otherwise forge the answer.
+void Router::route_reply(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   auto it = routes_.find(static_cast<std::uint64_t>(d) << 16 | f.seq);
   if (it == routes_.end() || it->second.cls != f.cls || it->second.cmd != f.cmd) return;  // e.g. a relay's ack
-  Route r = it->second;
+  const Route r = it->second;
+  const bool same_session = r.device_fd >= 0 ? (!src.udp && src.fd == r.device_fd)
+                                             : (src.udp && src.from == r.device_udp);
+  if (!same_session) {
+    ++counters_.drops;
+    if (log_.session_events())
+      log_.session(EventLog::Line("route_reply_refused")
+                       .add("device", ai::format_device(f.device))
+                       .add("reason", "other_session")
+                       .add("peer", peer(src)));
+    return;
+  }
   routes_.erase(it);
   AccountState& a = reg_.account(r.account);
   if (a.fd != r.fd || a.fd < 0) return;  // the client left meanwhile
@@ -350,40 +636,9 @@ void Server::route_reply(std::uint32_t d, const ai::FrameView& f) {
   ++counters_.routed;
 }
 
-// ---- platform clients ---------------------------------------------------------------------
+// ---- platform clients ----------------------------------------------------------------------
 
-void Server::client_login(const Source& src, const ai::FrameView& f) {
-  std::uint32_t ai_ = reg_.find_account(f.device);
-  const char* reason = ai_ == kNone ? login_refusal(src, f, nullptr, false)
-                                    : login_refusal(src, f, &reg_.account(ai_).password, reg_.account(ai_).enabled);
-  if (reason) {
-    log_.session(EventLog::Line("login_rejected").add("account", f.device).add("role", "client").add("reason", reason).add("peer", peer(src)));
-    return reply(src, f, ai::status::fail, {}, {});
-  }
-  AccountState& a = reg_.account(ai_);
-  if (a.fd >= 0 && a.fd != src.fd) close_conn(a.fd, "replaced");
-  Conn& c = conns_[static_cast<std::size_t>(src.fd)];
-  if (c.kind == Kind::device) {
-    DeviceState& old = reg_.device(c.ref);
-    if (old.fd == src.fd) {
-      old.fd = -1;
-      old.logged_in = old.udp_live;
-      --counters_.online_tcp;
-    }
-  }
-  if (a.fd != src.fd) ++counters_.clients;
-  c.kind = Kind::client;
-  c.ref = ai_;
-  c.seen = now_tick();
-  a.fd = src.fd;
-  a.token = new_token();
-  ++counters_.logins;
-  log_.session(EventLog::Line("login").add("account", a.id).add("role", "client").add("name", a.name).add("peer", peer(src)));
-  Bytes field = token_field(a.token);
-  reply(src, f, ai::status::ok, field, {});
-}
-
-void Server::client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f) {
+void Router::client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f) {
   if (f.status != ai::status::request) return;  // acks of uplinks/events we sent
   const Token tok = reg_.account(a).token;
   if (f.cls == ai::cls::term || ai::command_key(f.cls, f.cmd) == ai::cmd::data_downlink)
@@ -398,63 +653,119 @@ void Server::client_frame(std::uint32_t a, const Source& src, const ai::FrameVie
   }
 }
 
-void Server::forward_to_device(std::uint32_t a, const Source& src, const ai::FrameView& f) {
-  AccountState& acc = reg_.account(a);
-  const Token tok = acc.token;
+void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::FrameView& f) {
+  const std::uint64_t acc_id = reg_.account(a).id;
+  const Token tok = reg_.account(a).token;
   std::uint32_t d = reg_.find_device(f.device);
   const char* refused = nullptr;
-  if (d == kNone || !reg_.can_see(acc, reg_.device(d).group))
+  if (d == kNone || !reg_.can_see(reg_.account(a), reg_.device(d).group))
     refused = "unknown";  // a device the account may not see is reported as unknown
   else if (!reg_.device(d).online())
     refused = "offline";
   std::uint16_t seq = next_seq_++;
-  if (!refused && !deliver(d, f.cls, f.cmd, f.data, seq)) refused = "send_failed";
+  Route route{a, static_cast<std::int32_t>(src.fd), -1, {}, f.seq, f.cls, f.cmd, 0};
+  if (!refused) {
+    const DeviceState& dev = reg_.device(d);
+    route.device_fd = dev.fd;
+    route.device_udp = {dev.udp_ip, dev.udp_port};
+    if (!deliver(d, f.cls, f.cmd, f.data, seq)) refused = "send_failed";
+  }
   if (refused) {
     log_.session(EventLog::Line("route_refused")
-                     .add("account", acc.id)
+                     .add("account", acc_id)
                      .add("device", ai::format_device(f.device))
                      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
                      .add("reason", refused));
     return reply(src, f, ai::status::fail, {}, tok);
   }
-  const auto expiry = static_cast<std::uint32_t>(opt_.route_timeout.count() / 10);
-  routes_[static_cast<std::uint64_t>(d) << 16 | seq] =
-      Route{a, static_cast<std::int32_t>(src.fd), f.seq, f.cls, f.cmd, now_tick() + expiry};
+  route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
+  routes_[static_cast<std::uint64_t>(d) << 16 | seq] = route;
   if (log_.session_events())
     log_.session(EventLog::Line("route")
-                     .add("account", acc.id)
+                     .add("account", acc_id)
                      .add("device", ai::format_device(f.device))
                      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
                      .add("client_seq", f.seq)
                      .add("seq", seq));
 }
 
-void Server::add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f) {
-  AccountState& acc = reg_.account(a);
+void Router::add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f) {
+  const AccountState& acc = reg_.account(a);
   const Token tok = acc.token;
+  const std::uint64_t acc_id = acc.id;
   const char* refused = nullptr;
   DeviceRecord rec;
   if (f.data.size() != 16) {
     refused = "bad_body";
   } else if (acc.first_group == kNone) {
     refused = "no_group";
+  } else if (opt_.max_terminals_per_account && terminals_added_[acc_id] >= opt_.max_terminals_per_account) {
+    refused = "quota";
   } else {
     rec.id = get_be64(f.data.data());
     std::copy(f.data.begin() + 8, f.data.end(), rec.password.begin());
     rec.group = reg_.groups()[acc.first_group].name;
-    rec.description = "added by account " + std::to_string(acc.id);
+    rec.description = "added by account " + std::to_string(acc_id);
     if (reg_.find_device(rec.id) != kNone) refused = "exists";
   }
   if (!refused && store_) {
-    if (auto r = store_->put_device(rec, Store::Mode::insert); !r) refused = "store_failed";
+    if (auto r = store_->insert_device(rec); !r) refused = "store_failed";
   }
   if (refused) {
-    log_.session(EventLog::Line("add_terminal_refused").add("account", acc.id).add("reason", refused));
+    log_.session(EventLog::Line("add_terminal_refused").add("account", acc_id).add("reason", refused));
     return reply(src, f, ai::status::fail, {}, tok);
   }
   reg_.put_device(rec);
-  log_.session(EventLog::Line("add_terminal").add("account", acc.id).add("device", ai::format_device(rec.id)).add("group", rec.group));
+  ++terminals_added_[acc_id];
+  log_.session(EventLog::Line("add_terminal").add("account", acc_id).add("device", ai::format_device(rec.id)).add("group", rec.group));
   reply(src, f, ai::status::ok, {}, tok);
 }
+
+// ---- time ----------------------------------------------------------------------------------
+
+void Router::sweep() {
+  const std::uint32_t t = now();
+  for (std::size_t fd = 0; fd < sessions_.size(); ++fd) {
+    const Session& s = sessions_[fd];
+    if (live(static_cast<int>(fd)) && t - s.seen > timeout_ticks_) close(static_cast<int>(fd), "timeout");
+  }
+  auto& devs = reg_.devices();
+  for (std::uint32_t d = 0; d < devs.size(); ++d)
+    if (devs[d].udp_live && t - devs[d].udp_seen > timeout_ticks_) udp_expire(d, "timeout");
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (static_cast<std::int32_t>(t - it->second.expires) > 0)
+      it = routes_.erase(it);
+    else
+      ++it;
+  }
+  const auto window = static_cast<std::uint32_t>(opt_.login_fail_window.count() / kTickMs);
+  for (auto it = throttle_.begin(); it != throttle_.end();) {
+    if (static_cast<std::int32_t>(t - it->second.blocked_until) > static_cast<std::int32_t>(window))
+      it = throttle_.erase(it);
+    else
+      ++it;
+  }
+  if (throttle_.empty() && throttle_.bucket_count() > 1024) throttle_ = {};  // give the memory back
+  flush_repeated();
+}
+
+void Router::shutdown() {
+  for (std::size_t fd = 0; fd < sessions_.size(); ++fd) close(static_cast<int>(fd), "shutdown");
+  for (std::uint32_t d = 0; d < reg_.devices().size(); ++d)
+    if (reg_.device(d).udp_live) udp_expire(d, "shutdown");
+}
+
+Token Router::new_token() {
+  Token t{};
+  if (getrandom(t.data(), t.size(), 0) != static_cast<ssize_t>(t.size())) {
+    // getrandom cannot fail for 8 bytes once the pool is initialised; keep a fallback anyway.
+    static std::uint64_t counter = 0x9E3779B97F4A7C15ull;
+    counter = counter * 6364136223846793005ull + 1442695040888963407ull;
+    std::memcpy(t.data(), &counter, t.size());
+  }
+  return t;
+}
+
+std::string Router::peer(const Source& src) const { return net::format_endpoint(src.from); }
 
 }  // namespace m2m::platform

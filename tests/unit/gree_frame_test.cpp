@@ -1,5 +1,5 @@
-// Gree serial codec: request and status frames, checksum variants, remote-code bits, the
-// stream reader. Golden frames were computed by hand (and with a one-line Python sum/xor)
+// Gree serial codec: request and status frames, checksum variants, the stream reader
+// (the remote-code bits are in gree_remote_code_test.cpp). Golden frames were computed by hand (and with a one-line Python sum/xor)
 // from PROTOCOL-NOTES §2, not by this codec.
 #include <doctest/doctest.h>
 
@@ -65,9 +65,9 @@ TEST_CASE("gree request: read and broadcast always carry address 0000") {
   auto read = encode_request({RequestKind::read, 1023, RemoteCode::factory()});
   REQUIRE(read);
   CHECK(*read == frame(0x06, "00000009205050", 0x0D));
-  auto bc = encode_request({RequestKind::broadcast, 55, RemoteCode::query()});
+  auto bc = encode_request({RequestKind::broadcast, 55, code_of(0x39, 0x08, 0x20, 0x50)});
   REQUIRE(bc);
-  CHECK(*bc == frame(0x05, "0000FFFFFFFFF0", 0x0D));
+  CHECK(*bc == frame(0x05, "0000390820505B", 0x0D));
   auto set = encode_request({RequestKind::set_address, 0, RemoteCode::factory()});
   REQUIRE(set);
   CHECK((*set)[0] == 0x0A);
@@ -315,96 +315,4 @@ TEST_CASE("gree stream reader: partial frame waits, finish reports the rest") {
   CHECK_FALSE(rest->is_frame);
   CHECK(rest->bytes.size() == 12);
   CHECK_FALSE(rd.finish());
-}
-
-TEST_CASE("remote code: every field of the four bytes") {
-  RemoteCode c = RemoteCode::factory();
-  CHECK(c.hex() == "00092050");
-  CHECK_FALSE(c.power());
-  CHECK(c.raw_mode() == 0);
-  CHECK(c.set_temp() == 25);
-  CHECK(c.fan() == Fan::auto_);
-  CHECK(c.light());
-  CHECK_FALSE(c.timer_on());
-  CHECK(c.reserved() == 0x50);
-
-  c.set_power(true);
-  CHECK(c.bytes[0] == 0x08);
-  c.set_mode(Mode::heat);
-  CHECK(c.bytes[0] == 0x0C);
-  c.set_fan(Fan::high);
-  CHECK(c.bytes[0] == 0x3C);
-  c.set_swing(true);
-  CHECK(c.bytes[0] == 0x7C);
-  c.set_sleep(true);
-  CHECK(c.bytes[0] == 0xFC);
-  c.set_temp(16);
-  CHECK(c.bytes[1] == 0x00);
-  c.set_temp(30);
-  CHECK(c.bytes[1] == 0x0E);
-  c.set_temp(40);  // clamped
-  CHECK(c.set_temp() == 30);
-  c.set_light(false);
-  CHECK(c.bytes[2] == 0x00);
-  c.set_turbo(true);
-  c.set_ventilation(true);
-  c.set_x_fan(true);
-  CHECK(c.bytes[2] == 0xD0);
-  CHECK(c.bytes[3] == 0x50);  // byte 4 untouched
-  CHECK(c.turbo());
-  CHECK(c.ventilation());
-  CHECK(c.x_fan());
-}
-
-TEST_CASE("remote code: timer digits") {
-  RemoteCode c = RemoteCode::factory();
-  c.set_timer(1);  // 0.5 h
-  CHECK(c.timer_on());
-  CHECK(c.bytes[1] == (0x80 | 0x10 | 0x09));
-  CHECK((c.bytes[2] & 0x0F) == 0);
-  CHECK(c.timer_half_hours() == 1);
-  c.set_timer(2 * 13 + 1);  // 13.5 h: tens 1, hours 3, half
-  CHECK(c.bytes[1] == (0x80 | 0x20 | 0x10 | 0x09));
-  CHECK((c.bytes[2] & 0x0F) == 3);
-  CHECK(c.timer_half_hours() == 27);
-  c.set_timer(48);  // 24 h
-  CHECK(c.bytes[1] == (0x80 | 0x40 | 0x09));
-  CHECK((c.bytes[2] & 0x0F) == 4);
-  c.set_timer(0);
-  CHECK_FALSE(c.timer_on());
-  CHECK(c.bytes[1] == 0x09);
-  CHECK((c.bytes[2] & 0x0F) == 0);
-  CHECK(c.bytes[2] == 0x20);  // light kept
-}
-
-TEST_CASE("remote code: executable vs report-only") {
-  CHECK(RemoteCode::factory().executable());
-  CHECK_FALSE(RemoteCode::query().executable());
-  RemoteCode c = RemoteCode::factory();
-  c.bytes[0] = 0x05;  // mode 5
-  CHECK_FALSE(c.executable());
-  c = RemoteCode::factory();
-  c.bytes[1] = 0x0F;  // 31 °C
-  CHECK_FALSE(c.executable());
-  c = RemoteCode::factory();
-  c.bytes[1] = 0x89;
-  c.bytes[2] = 0x2A;  // timer on with hours digit 10
-  CHECK_FALSE(c.executable());
-  c.bytes[1] = 0xE9;  // tens 3 -> 30+ hours
-  c.bytes[2] = 0x20;
-  CHECK_FALSE(c.executable());
-  c.bytes[1] = 0xC9;  // 20 h
-  CHECK(c.executable());
-}
-
-TEST_CASE("remote code: mode and fan names") {
-  CHECK(parse_mode("cool") == Mode::cool);
-  CHECK(parse_mode("heat") == Mode::heat);
-  CHECK_FALSE(parse_mode("ice"));
-  CHECK(mode_name(2) == "dry");
-  CHECK(mode_name(6) == "mode6");
-  CHECK(parse_fan("med") == Fan::medium);
-  CHECK(parse_fan("high") == Fan::high);
-  CHECK_FALSE(parse_fan("max"));
-  CHECK(fan_name(Fan::auto_) == "auto");
 }

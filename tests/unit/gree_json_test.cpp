@@ -13,7 +13,7 @@ Bytes status_frame() {
 }
 }  // namespace
 
-TEST_CASE("status JSON names every field") {
+TEST_CASE("gree json: status JSON names every field") {
   auto s = decode_status(status_frame());
   REQUIRE(s);
   Json j = status_to_json(*s, Checksum::sum8);
@@ -42,7 +42,7 @@ TEST_CASE("status JSON names every field") {
   CHECK(j["raw"] == to_hex(status_frame()));
 }
 
-TEST_CASE("swing, light and ventilation of a status come from status 1, not the code") {
+TEST_CASE("gree json: swing, light and ventilation of a status come from status 1, not the code") {
   Status s{7, {}, 20, 0x00, 0, 0};
   s.code.set_swing(true);  // the code says swing, status 1 says it is not swinging
   Json j = status_to_json(s, Checksum::sum8);
@@ -52,7 +52,7 @@ TEST_CASE("swing, light and ventilation of a status come from status 1, not the 
   CHECK(*encode_json(j, Checksum::sum8) == *encode_status(s));
 }
 
-TEST_CASE("decode -> encode reproduces frames byte for byte, odd bits included") {
+TEST_CASE("gree json: decode -> encode reproduces frames byte for byte, odd bits included") {
   for (auto ck : {Checksum::sum8, Checksum::xor8}) {
     Status s{42, {}, 31, 0xFF, 0xB2, 0xBF};
     s.code.bytes = {0xFD, 0xFF, 0xFC, 0x13};  // mode 5, 31 °C, non-decimal timer digits
@@ -67,7 +67,7 @@ TEST_CASE("decode -> encode reproduces frames byte for byte, odd bits included")
   }
 }
 
-TEST_CASE("encode from hand-written objects") {
+TEST_CASE("gree json: encode from hand-written objects") {
   auto b = encode_json(Json::parse(R"({"type":"addressed","address":1023,"power":true,"mode":"cool","set_temp":24,"fan":"high"})"), Checksum::sum8);
   REQUIRE(b);
   auto r = decode_request(*b);
@@ -75,7 +75,7 @@ TEST_CASE("encode from hand-written objects") {
   CHECK(r->kind == RequestKind::addressed);
   CHECK(r->code.hex() == "39082050");
   auto rd = encode_json(Json::parse(R"({"type":"read"})"), Checksum::sum8);
-  CHECK(to_hex(*rd) == "0630303030464646464646464646300D");
+  CHECK(to_hex(*rd) == "0630303030303030393230353035300D");  // a read's code is filler: the factory code
   auto st = encode_json(Json::parse(R"({"type":"status","address":5,"room_temp":22,"faults":["E1","E6"],"model":"cooling_only",
                                         "running":{"compressor":true,"indoor_fan":"low","outdoor_fan":"low","four_way_valve":true,"heater":true}})"),
                         Checksum::sum8);
@@ -92,7 +92,21 @@ TEST_CASE("encode from hand-written objects") {
   CHECK(s->room_temp == 22);
 }
 
-TEST_CASE("timer in JSON is hours or null") {
+TEST_CASE("gree json: requests of every kind but read spell out their code, valid or not") {
+  Request r{RequestKind::addressed, 1023, RemoteCode{{0xFF, 0xFF, 0xFF, 0xFF}}};
+  Json j = request_to_json(r, Checksum::sum8);
+  CHECK(j["code"] == "FFFFFFFF");
+  CHECK(j["valid"] == false);
+  CHECK(j["mode"] == "mode7");
+  CHECK(j["set_temp"] == 31);
+  CHECK(*encode_json(j, Checksum::sum8) == *encode_request(r));
+  Json rd = request_to_json(Request{RequestKind::read, 0, RemoteCode::factory()}, Checksum::sum8);
+  CHECK(rd["code"] == "00092050");
+  CHECK_FALSE(rd.contains("valid"));  // a read's code is not executed
+  CHECK_FALSE(rd.contains("power"));
+}
+
+TEST_CASE("gree json: timer in JSON is hours or null") {
   RemoteCode c;
   REQUIRE(apply_remote_fields(Json::parse(R"({"timer":2.5})"), c));
   CHECK(c.timer_half_hours() == 5);
@@ -105,7 +119,7 @@ TEST_CASE("timer in JSON is hours or null") {
   CHECK_FALSE(apply_remote_fields(Json::parse(R"({"timer":25})"), c));
 }
 
-TEST_CASE("invalid values are refused with the allowed range") {
+TEST_CASE("gree json: invalid values are refused with the allowed range") {
   RemoteCode c;
   auto t = apply_remote_fields(Json::parse(R"({"set_temp":35})"), c);
   REQUIRE_FALSE(t);

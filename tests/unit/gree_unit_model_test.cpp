@@ -16,7 +16,7 @@ RemoteCode cool_at(int temp) {
 }
 }  // namespace
 
-TEST_CASE("which requests a unit executes and answers") {
+TEST_CASE("gree unit: which requests a unit executes and answers") {
   Unit u(UnitConfig{.address = 1023});
   CHECK(u.handle(Request{RequestKind::read, 0, cool_at(20)})->code == RemoteCode::factory());  // read executes nothing
   CHECK_FALSE(u.handle(Request{RequestKind::broadcast, 0, cool_at(20)}));                      // executes, silent
@@ -27,19 +27,63 @@ TEST_CASE("which requests a unit executes and answers") {
   REQUIRE(s);
   CHECK(s->address == 1023);
   CHECK(s->code == cool_at(22));
-  // the report-only code answers without changing anything
-  CHECK(u.handle(Request{RequestKind::addressed, 1023, RemoteCode::query()})->code == cool_at(22));
-  // set address (report-only code: the state stays), then clear it
-  auto a = u.handle(Request{RequestKind::set_address, 7, RemoteCode::query()});
+  // re-sending the code the unit runs changes nothing: the only addressed read there is
+  CHECK(u.handle(Request{RequestKind::addressed, 1023, s->settings()})->code == cool_at(22));
+  // 0x0A takes the address and executes its code too
+  auto a = u.handle(Request{RequestKind::set_address, 7, cool_at(23)});
   REQUIRE(a);
   CHECK(a->address == 7);
-  CHECK(a->code == cool_at(22));
-  CHECK(u.handle(Request{RequestKind::set_address, 0, RemoteCode::query()})->address == 0);
+  CHECK(a->code == cool_at(23));
+  CHECK(u.handle(Request{RequestKind::set_address, 0, cool_at(23)})->address == 0);
   // a unit without an address ignores every addressed request
-  CHECK_FALSE(u.handle(Request{RequestKind::addressed, 7, RemoteCode::query()}));
+  CHECK_FALSE(u.handle(Request{RequestKind::addressed, 7, cool_at(25)}));
+  CHECK(u.code() == cool_at(23));
 }
 
-TEST_CASE("cooling: compressor, outdoor fan and drift toward the set point") {
+TEST_CASE("gree unit: every code is executed; a field out of range leaves that one setting as it was") {
+  RemoteCode running = cool_at(24);
+  running.set_fan(Fan::high);
+  Unit u(UnitConfig{.address = 1023});
+  u.handle(Request{RequestKind::addressed, 1023, running});
+  // FFFFFFFF: power on, fan high, swing, sleep, turbo, light, ventilation, x-fan are bits a
+  // unit can take; mode 7, 31 degrees and a 45-hour timer are not.
+  auto s = u.handle(Request{RequestKind::addressed, 1023, RemoteCode{{0xFF, 0xFF, 0xFF, 0xFF}}});
+  REQUIRE(s);
+  const RemoteCode& c = s->code;
+  CHECK(c.valid());
+  CHECK(c.power());
+  CHECK(c.raw_mode() == static_cast<int>(Mode::cool));  // kept
+  CHECK(c.set_temp() == 24);                             // kept
+  CHECK_FALSE(c.timer_on());                             // kept (was off)
+  CHECK(c.fan() == Fan::high);
+  CHECK(c.swing());
+  CHECK(c.sleep());
+  CHECK(c.turbo());
+  CHECK(c.light());
+  CHECK(c.ventilation());
+  CHECK(c.x_fan());
+  CHECK(c.reserved() == 0xFF);
+  CHECK(c.hex() == "F908F0FF");
+  CHECK(s->swing());  // and status 1 shows what runs
+  CHECK(s->ventilation());
+  // a valid timer is taken; then an invalid one leaves it
+  RemoteCode timed = cool_at(24);
+  timed.set_timer(5);
+  CHECK(u.handle(Request{RequestKind::addressed, 1023, timed})->code.timer_half_hours() == 5);
+  RemoteCode bad_timer = cool_at(26);
+  bad_timer.bytes[1] = static_cast<std::uint8_t>(0x80 | 0x0A);  // timer on, 26 degrees
+  bad_timer.bytes[2] = static_cast<std::uint8_t>((bad_timer.bytes[2] & 0xF0) | 0x0C);  // hours digit 12
+  auto t = u.handle(Request{RequestKind::addressed, 1023, bad_timer});
+  CHECK(t->code.set_temp() == 26);
+  CHECK(t->code.timer_on());
+  CHECK(t->code.timer_half_hours() == 5);
+  // broadcasts and 0x0A follow the same rule
+  u.handle(Request{RequestKind::broadcast, 0, RemoteCode{{0x0F, 0x0F, 0x00, 0x50}}});  // power on, mode 7, 31 degrees
+  CHECK(u.code().raw_mode() == static_cast<int>(Mode::cool));
+  CHECK(u.code().set_temp() == 26);
+}
+
+TEST_CASE("gree unit: cooling: compressor, outdoor fan and drift toward the set point") {
   Unit u(UnitConfig{.address = 1, .room_temp = 28, .ms_per_degree = 1000});
   u.handle(Request{RequestKind::broadcast, 0, cool_at(24)});
   Status s = u.status();
@@ -61,7 +105,7 @@ TEST_CASE("cooling: compressor, outdoor fan and drift toward the set point") {
   CHECK(s.indoor_fan_low());
 }
 
-TEST_CASE("heating reverses the valve; a cooling-only model does not heat") {
+TEST_CASE("gree unit: heating reverses the valve; a cooling-only model does not heat") {
   RemoteCode heat = cool_at(26);
   heat.set_mode(Mode::heat);
   Unit hp(UnitConfig{.room_temp = 20, .ms_per_degree = 1000});
@@ -82,7 +126,7 @@ TEST_CASE("heating reverses the valve; a cooling-only model does not heat") {
   CHECK(co.status().room_temp == 20);
 }
 
-TEST_CASE("a fault stops the compressor and shows in status 3; power off stops everything") {
+TEST_CASE("gree unit: a fault stops the compressor and shows in status 3; power off stops everything") {
   Unit u(UnitConfig{.room_temp = 30, .faults = 0x04});
   u.handle(Request{RequestKind::broadcast, 0, cool_at(20)});
   Status s = u.status();
@@ -100,9 +144,9 @@ TEST_CASE("a fault stops the compressor and shows in status 3; power off stops e
   CHECK((s.s1 & 0x0E) == 0);
 }
 
-TEST_CASE("a bus: addressed requests reach one unit, a read makes both answer and collide") {
+TEST_CASE("gree unit: a bus: addressed requests reach one unit, a read makes both answer and collide") {
   Bus bus({Unit(UnitConfig{.address = 1023}), Unit(UnitConfig{.address = 1024, .room_temp = 22})});
-  auto one = bus.handle(Request{RequestKind::addressed, 1024, RemoteCode::query()});
+  auto one = bus.handle(Request{RequestKind::addressed, 1024, RemoteCode::factory()});
   REQUIRE(one.size() == 1);
   CHECK(one[0].address == 1024);
   auto both = bus.handle(Request{});

@@ -22,6 +22,7 @@ struct PortOptions {
   LineSettings line;
   LinkOptions link;
   bool quiet = false;
+  std::string state_dir;  // --state-dir; empty = StateStore::default_dir()
 };
 
 // Prints a Failure as "gree-ctl: error: …" and returns its exit code.
@@ -37,7 +38,8 @@ struct WatchOptions {
   std::chrono::milliseconds run_for{0};     // 0 = no bound
 };
 int cmd_watch(const PortOptions& po, int addr, const WatchOptions& w);
-int cmd_decode(m2m::gree::Checksum ck);
+// Hex text from the files (none or "-" = stdin); with several, each record gets "file".
+int cmd_decode(m2m::gree::Checksum ck, const std::vector<std::string>& files);
 int cmd_encode(m2m::gree::Checksum ck);
 
 struct EmulateOptions {

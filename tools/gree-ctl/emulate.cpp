@@ -22,29 +22,46 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Removes the --link symlink however the emulator ends.
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+// The --link symlink. Another program's link is never replaced: only a dangling one, left by
+// an emulator that was killed before it could clean up (a pty's /dev/pts/N vanishes with its
+// owner). On exit the link is removed only while it still points to this emulator's pty.
 class LinkGuard {
  public:
   LinkGuard() = default;
   LinkGuard(const LinkGuard&) = delete;
   LinkGuard& operator=(const LinkGuard&) = delete;
   ~LinkGuard() {
-    if (!path_.empty()) ::unlink(path_.c_str());
+    if (!path_.empty() && read_link(path_) == target_) ::unlink(path_.c_str());
   }
   Outcome<void> create(const std::string& link, const std::string& target) {
     struct stat st{};
     if (::lstat(link.c_str(), &st) == 0) {
       if (!S_ISLNK(st.st_mode)) return failed(Exit::failure, link + " exists and is not a symlink: not replacing it", "io");
-      ::unlink(link.c_str());
+      // A live target that is not our own new pty (the kernel reuses a dead emulator's number).
+      struct stat to{};
+      if (::stat(link.c_str(), &to) == 0 && read_link(link) != target)
+        return failed(Exit::failure,
+                      link + " already links to " + read_link(link) +
+                          ", which is in use (another gree-ctl emulate?): not replacing it. Stop that emulator, or choose "
+                          "another --link path",
+                      "link_in_use");
+      ::unlink(link.c_str());  // left by an emulator that died without cleaning up
     }
     if (::symlink(target.c_str(), link.c_str()) != 0)
       return failed(Exit::failure, "symlink " + link + ": " + std::strerror(errno), "io");
     path_ = link;
+    target_ = target;
     return {};
   }
 
  private:
-  std::string path_;
+  std::string path_, target_;
 };
 
 void log(Json j) {

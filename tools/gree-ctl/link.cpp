@@ -28,14 +28,25 @@ std::string bus_hint(const Request& r) {
 
 }  // namespace
 
-void Link::trace(const char* dir, m2m::ByteView bytes) const {
-  if (!opt_.verbose) return;
-  std::string hex;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    if (i) hex += ' ';
-    hex += m2m::to_hex(bytes.subspan(i, 1));
+// What a frame on the line is, for the trace: "addressed 1023 code 39082050".
+static std::string describe_frame(m2m::ByteView f, Checksum ck) {
+  if (f.empty()) return "";
+  if (f[0] == kStatusStart) {
+    auto s = decode_status(f, ck);
+    if (!s) return "damaged status: " + s.error().message;
+    return "status " + std::to_string(s->address) + " code " + s->code.hex() + " room " + std::to_string(s->room_temp);
   }
-  std::fprintf(stderr, "%s %s %s (%zu bytes)\n", m2m::cli::timestamp_now().c_str(), dir, hex.c_str(), bytes.size());
+  auto r = decode_request(f, ck);
+  if (!r) return "damaged request: " + r.error().message;
+  std::string out = std::string(to_string(r->kind)) + " " + std::to_string(r->address);
+  out += r->kind == RequestKind::read ? " (code not executed)" : " code " + r->code.hex();
+  return out;
+}
+
+void Link::trace(const char* dir, m2m::ByteView bytes, const std::string& what) const {
+  if (!opt_.verbose) return;
+  std::fprintf(stderr, "%s %s %s (%zu bytes) %s\n", m2m::cli::timestamp_now().c_str(), dir, m2m::to_hex(bytes).c_str(),
+               bytes.size(), what.c_str());
 }
 
 void Link::note(const std::string& text) const {
@@ -53,7 +64,7 @@ Outcome<std::optional<Status>> Link::exchange(const Request& r) {
       std::this_thread::sleep_for(opt_.backoff * (attempt - 1));
     }
     port_.discard_input();
-    trace("tx", *frame);
+    trace("tx", *frame, describe_frame(*frame, opt_.checksum));
     if (auto ok = port_.write_all(*frame); !ok) return m2m::unexpected<Failure>(ok.error());
     if (!expects_reply(r.kind)) return std::optional<Status>{};
     auto st = await_status(r);
@@ -74,6 +85,7 @@ Outcome<Status> Link::await_status(const Request& r) {
   auto deadline = Clock::now() + opt_.timeout;
   std::optional<Failure> damaged;
   auto judge = [&](const StreamReader::Item& it) -> std::optional<Outcome<Status>> {
+    trace("rx", it.bytes, it.is_frame ? describe_frame(it.bytes, opt_.checksum) : "garbage");
     if (!it.is_frame) {
       damaged = Failure{Exit::protocol, "garbled reply (" + std::to_string(it.bytes.size()) + " bytes outside any frame: " +
                                             m2m::to_hex(it.bytes) + ")" + bus_hint(r),
@@ -107,7 +119,6 @@ Outcome<Status> Link::await_status(const Request& r) {
     auto got = port_.read_some(left);
     if (!got) return m2m::unexpected<Failure>(got.error());
     if (got->empty()) continue;
-    trace("rx", *got);
     reader.feed(*got);
     while (auto it = reader.next())
       if (auto verdict = judge(*it)) return *verdict;

@@ -1,6 +1,7 @@
 // One request/reply exchange with a unit, with the reply timeout, bounded retries with
 // backoff, and the checks a field engineer needs spelled out: no reply, garbled or
-// bad-checksum reply, reply from the wrong address. `-v` traces every byte with timestamps.
+// bad-checksum reply, reply from the wrong address. `-v` traces one line per frame (and per
+// run of garbage) with a timestamp, the bytes and what they are.
 #pragma once
 
 #include <chrono>
@@ -34,8 +35,13 @@ class Link {
 
  private:
   Outcome<m2m::gree::Status> await_status(const m2m::gree::Request& r);
-  void trace(const char* dir, m2m::ByteView bytes) const;
+  void trace(const char* dir, m2m::ByteView bytes, const std::string& what) const;
+
+ public:
+  // A `-v` line that is not a frame ("-- retry 1/2 after: …").
   void note(const std::string& text) const;
+
+ private:
 
   SerialPort port_;
   LinkOptions opt_;

@@ -54,12 +54,17 @@ int main(int argc, char** argv) {
   m2m::cli::add_duration(app, "--timeout", po.link.timeout, "How long to wait for each reply");
   app.add_option("--retries", po.link.retries, "Retries after no reply or a damaged reply (with backoff)")->check(CLI::Range(0, 20));
   app.add_option("--checksum", checksum, "Checksum algorithm of the frames: sum8 (default) or xor8")->check(CLI::IsMember({"sum8", "xor8"}));
-  app.add_flag("-v,--verbose", verbose, "Trace every byte sent and received, with timestamps, on stderr");
+  app.add_flag("-v,--verbose", verbose, "Trace each frame sent and received (one line each, with a timestamp) on stderr");
+  app.add_option("--state-dir", po.state_dir,
+                 "Where each unit's last known remote code is kept (default $XDG_STATE_HOME/gree-ctl, else ~/.local/state/gree-ctl)")
+      ->type_name("DIR");
   app.add_flag("-q,--quiet", po.quiet, "No warnings on stderr (errors are still printed)");
 
   int addr = 0;
   auto add_addr = [&](CLI::App* sub) {
-    sub->add_option("--addr", addr, "Talk to the unit with this address (0x07); without it the line must be point-to-point")
+    sub->add_option("--addr", addr,
+                    "Talk to the unit with this address on a bus (0x07, which re-sends the unit's last known code);\n"
+                    "without it the line must be point-to-point")
         ->check(CLI::Range(1, m2m::gree::kMaxAddress));
   };
 
@@ -67,7 +72,8 @@ int main(int argc, char** argv) {
   add_addr(status);
 
   SetRequest sr;
-  auto* set = app.add_subcommand("set", "Change only the given settings (read-modify-write) and print the result");
+  auto* set = app.add_subcommand("set", "Change only the given settings and print the result (with --addr: on top of the\n"
+                                        "unit's last known code; with none known, give --power --mode --temp --fan)");
   add_addr(set);
   set->add_option("--power", sr.power, "on|off");
   set->add_option("--mode", sr.mode, "auto|cool|dry|fan|heat");
@@ -93,7 +99,10 @@ int main(int argc, char** argv) {
   m2m::cli::add_count(*watch, "-n,--count", wo.count, "Stop after N polls (default: until interrupted)");
   m2m::cli::add_duration(*watch, "--for", wo.run_for, "Stop after this long (default: no limit)");
 
-  auto* decode = app.add_subcommand("decode", "Hex text on stdin -> one JSON object per frame (or error) on stdout");
+  std::vector<std::string> decode_files;
+  auto* decode = app.add_subcommand("decode", "Hex text (files, or stdin) -> one JSON object per frame (or error) on stdout");
+  decode->add_option("files", decode_files, "Input files; '-' or none reads stdin. With several, each record gets a \"file\" member")
+      ->type_name("FILE");
   auto* encode = app.add_subcommand("encode", "JSON objects on stdin (one per line) -> frame hex on stdout");
 
   EmulateOptions eo;
@@ -138,7 +147,7 @@ int main(int argc, char** argv) {
     if (set_address->parsed()) return cmd_set_address(po, new_address);
     if (clear_address->parsed()) return cmd_set_address(po, 0);
     if (watch->parsed()) return cmd_watch(po, addr, wo);
-    if (decode->parsed()) return cmd_decode(po.link.checksum);
+    if (decode->parsed()) return cmd_decode(po.link.checksum, decode_files);
     if (encode->parsed()) return cmd_encode(po.link.checksum);
     if (emulate->parsed()) {
       eo.units = parse_unit_list(units);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,28 +16,6 @@
 namespace gree_ctl {
 
 using m2m::cli::Exit;
-
-std::string LineSettings::describe() const {
-  return std::to_string(baud) + " " + std::to_string(data_bits) + parity + std::to_string(stop_bits);
-}
-
-bool parse_frame_format(const std::string& s, LineSettings& out) {
-  if (s.size() != 3) return false;
-  const char d = s[0], p = static_cast<char>(std::toupper(static_cast<unsigned char>(s[1]))), st = s[2];
-  if (d < '5' || d > '8' || (p != 'E' && p != 'O' && p != 'N') || (st != '1' && st != '2')) return false;
-  out.data_bits = d - '0';
-  out.parity = p;
-  out.stop_bits = st - '0';
-  return true;
-}
-
-bool parse_parity(const std::string& s, char& out) {
-  if (s == "even" || s == "E" || s == "e") out = 'E';
-  else if (s == "odd" || s == "O" || s == "o") out = 'O';
-  else if (s == "none" || s == "N" || s == "n") out = 'N';
-  else return false;
-  return true;
-}
 
 namespace {
 
@@ -52,6 +31,23 @@ speed_t speed_of(int baud) {
     case 115200: return B115200;
   }
   return B0;
+}
+
+int baud_of(speed_t sp) {
+  for (int b : {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200})
+    if (speed_of(b) == sp) return b;
+  return 0;
+}
+
+// What a termios structure says the line runs.
+LineSettings settings_of(const termios& t) {
+  LineSettings s;
+  s.baud = baud_of(::cfgetospeed(&t));
+  const tcflag_t size = t.c_cflag & CSIZE;
+  s.data_bits = size == CS5 ? 5 : size == CS6 ? 6 : size == CS7 ? 7 : 8;
+  s.parity = !(t.c_cflag & PARENB) ? 'N' : (t.c_cflag & PARODD) ? 'O' : 'E';
+  s.stop_bits = (t.c_cflag & CSTOPB) ? 2 : 1;
+  return s;
 }
 
 std::string group_of(const std::string& path) {
@@ -117,14 +113,37 @@ Outcome<void> configure_line(int fd, const std::string& path, const LineSettings
   const speed_t sp = speed_of(line.baud);
   if (sp == B0 || ::cfsetspeed(&t, sp) != 0)
     return failed(Exit::usage, "baud rate " + std::to_string(line.baud) + " not supported (1200..115200)", "usage");
+  const bool pty = is_pseudo_terminal(fd);
   if (::tcsetattr(fd, TCSANOW, &t) != 0) {
-    // A pseudo-terminal has no parity hardware and may refuse PARENB: parity is meaningless
-    // there, so retry without it rather than fail (real ports keep the requested setting).
     const int err = errno;
+    // A pseudo-terminal has no parity hardware and may refuse PARENB: there (only there) the
+    // line may run without parity; judge_line below still checks everything else.
     t.c_cflag &= ~static_cast<tcflag_t>(PARENB | PARODD);
-    if (err != EINVAL || ::tcsetattr(fd, TCSANOW, &t) != 0) return m2m::unexpected<Failure>(open_failure(path, err));
+    if (!pty || err != EINVAL || line.parity == 'N' || ::tcsetattr(fd, TCSANOW, &t) != 0) {
+      if (err != EINVAL) return m2m::unexpected<Failure>(open_failure(path, err));
+      return failed(Exit::unavailable, path + ": the port refuses " + line.describe() + " (" + std::strerror(err) + ")" +
+                                           ": a Gree unit needs this line; use an adapter whose driver supports it",
+                    "line_settings");
+    }
   }
+  // tcsetattr succeeds when any part of the change worked: read back what the port runs.
+  termios now{};
+  if (::tcgetattr(fd, &now) != 0) return m2m::unexpected<Failure>(open_failure(path, errno));
+  const LineSettings got = settings_of(now);
+  if (m2m::gree::judge_line(pty, line, got) == m2m::gree::LineVerdict::refused)
+    return failed(Exit::unavailable, path + ": asked for " + line.describe() + ", the port runs " + got.describe() +
+                                         ": a Gree unit rejects bytes with the wrong parity or framing, so gree-ctl will not go on;"
+                                         " use an adapter whose driver supports " + line.describe(),
+                  "line_settings");
   return {};
+}
+
+bool is_pseudo_terminal(int fd) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) return false;
+  const unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
+  // Unix98 pty slaves (136..143), the /dev/ptmx master (5,2), legacy BSD ptys (2, 3).
+  return (maj >= 136 && maj <= 143) || (maj == 5 && min == 2) || maj == 2 || maj == 3;
 }
 
 Outcome<SerialPort> SerialPort::open(const std::string& path, const LineSettings& line, bool exclusive) {

@@ -9,20 +9,13 @@
 
 #include "core/bytes.hpp"
 #include "failure.hpp"
+#include "gree/line.hpp"
 
 namespace gree_ctl {
 
-struct LineSettings {
-  int baud = 4800;
-  char parity = 'E';  // 'E' even, 'O' odd, 'N' none
-  int data_bits = 8;
-  int stop_bits = 1;
-  std::string describe() const;  // "4800 8E1"
-};
-
-// "8E1" / "7O2" / "8N1" into settings (baud untouched).
-bool parse_frame_format(const std::string& s, LineSettings& out);
-bool parse_parity(const std::string& s, char& out);  // even|odd|none
+using m2m::gree::LineSettings;
+using m2m::gree::parse_frame_format;
+using m2m::gree::parse_parity;
 bool baud_supported(int baud);
 
 // Owns a file descriptor; closes it (releasing the flock) on destruction.
@@ -74,7 +67,10 @@ struct Pty {
 };
 Outcome<Pty> open_pty();
 
-// Configures termios on any tty fd (raw, speed, parity, bits).
+// Configures termios on any tty fd (raw, speed, parity, bits) and checks what the port then
+// runs: a real port that cannot do the asked settings is an error (m2m::gree::judge_line);
+// a pseudo-terminal may run without parity, which it cannot carry anyway.
 Outcome<void> configure_line(int fd, const std::string& path, const LineSettings& line);
+bool is_pseudo_terminal(int fd);
 
 }  // namespace gree_ctl

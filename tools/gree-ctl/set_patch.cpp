@@ -19,6 +19,21 @@ std::optional<bool> parse_switch(const std::string& s) {
 
 }  // namespace
 
+m2m::expected<int, std::string> parse_temp(const std::string& text) {
+  const char* const b = text.data();
+  const char* const e = b + text.size();
+  int t = 0;
+  auto [p, ec] = std::from_chars(b, e, t);
+  if (ec == std::errc{} && p == e) {
+    if (t < m2m::gree::kMinTemp || t > m2m::gree::kMaxTemp) return m2m::unexpected<std::string>("out of range 16..30 (degrees Celsius)");
+    return t;
+  }
+  double d = 0;
+  auto [q, dec] = std::from_chars(b, e, d);
+  if (dec == std::errc{} && q == e) return m2m::unexpected<std::string>("not a whole number: the unit takes whole degrees 16..30");
+  return m2m::unexpected<std::string>("not a number: give whole degrees Celsius 16..30");
+}
+
 Outcome<m2m::gree::Json> build_patch(const SetRequest& s) {
   using m2m::gree::Json;
   Json patch = Json::object();
@@ -43,11 +58,9 @@ Outcome<m2m::gree::Json> build_patch(const SetRequest& s) {
     patch["fan"] = m2m::gree::fan_name(*f);
   }
   if (s.temp) {
-    int t = 0;
-    auto [p, ec] = std::from_chars(s.temp->data(), s.temp->data() + s.temp->size(), t);
-    if (ec != std::errc{} || p != s.temp->data() + s.temp->size() || t < m2m::gree::kMinTemp || t > m2m::gree::kMaxTemp)
-      return failed(Exit::usage, "--temp " + *s.temp + ": out of range 16..30 (whole degrees Celsius)", "usage");
-    patch["set_temp"] = t;
+    auto t = parse_temp(*s.temp);
+    if (!t) return failed(Exit::usage, "--temp " + *s.temp + ": " + t.error(), "usage");
+    patch["set_temp"] = *t;
   }
   if (s.timer) {
     if (*s.timer == "off" || *s.timer == "0") {

@@ -1,4 +1,5 @@
 // m2m-decode: AI-Cloud wire bytes (files or stdin; raw or hex text) -> JSON Lines or text.
+// --protocol telematics|sms goes to telematics_decoder.cpp.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "cli/input.hpp"
 #include "cli/output.hpp"
 #include "stream_decoder.hpp"
+#include "telematics_decoder.hpp"
 
 namespace {
 
@@ -21,13 +23,20 @@ int main(int argc, char** argv) {
   std::string format = "json";
   bool no_raw = false;
   bool verbose = false;
+  std::string protocol_name = "ai";
 
-  CLI::App app{"Decode AI-Cloud M2M frames from files or stdin into JSON Lines (one object per frame,\n"
-               "one error object per bad frame or skipped garbage; decoding always continues)."};
+  CLI::App app{"Decode AI-Cloud M2M frames (or, with --protocol, telematics frames or SMS commands) from files\n"
+               "or stdin into JSON Lines (one object per frame, one error object per bad frame or skipped\n"
+               "garbage; decoding always continues)."};
   cli::setup_app(app, kProg);
   app.add_option("files", files, "Input files; '-' or none reads stdin. With more than one input each record\n"
                                  "gets a \"file\" member and offsets restart at 0 in each file")
       ->type_name("FILE");
+  app.add_option("--protocol", protocol_name,
+                 "Protocol of the input: ai (AI-Cloud M2M, the default), telematics (vehicle\n"
+                 "protocol V1.02, see telematics-protocol(7)) or sms (its text commands, one a line)")
+      ->check(CLI::IsMember({"ai", "telematics", "sms"}))
+      ->type_name("PROTOCOL");
   app.add_flag("-x,--hex", opt.hex, "Input is hex text: hex digits, whitespace ignored, '#' comments");
   app.add_option("-f,--format", format, "Output format: json (JSON Lines) or text (one summary line per frame)")
       ->check(CLI::IsMember({"json", "text"}))
@@ -40,6 +49,9 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", opt.quiet, "Print no error objects (the exit status still reports them)");
   app.add_flag("-v,--verbose", verbose, "Print totals (frames, errors, bytes) on stderr at the end");
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
+  const auto protocol = protocol_name == "telematics" ? decode::Protocol::telematics
+                       : protocol_name == "sms"      ? decode::Protocol::sms
+                                                     : decode::Protocol::ai;
   opt.text = format == "text";
   opt.raw = !no_raw;
   if (opt.text && opt.pretty) {
@@ -47,6 +59,18 @@ int main(int argc, char** argv) {
     return cli::usage;
   }
   if (files.empty()) files.push_back("-");
+  if (protocol != decode::Protocol::ai) {
+    if (app.count("--crc") > 0) {
+      cli::error(kProg, "--crc applies to --protocol ai (the telematics checksum is XOR)");
+      return cli::usage;
+    }
+    if (protocol == decode::Protocol::sms && opt.hex) {
+      cli::error(kProg, "--hex applies to frames; SMS commands are text");
+      return cli::usage;
+    }
+    cli::install_interrupt_flag();
+    return decode::run_telematics(kProg, protocol, opt, files, verbose);
+  }
   cli::install_interrupt_flag();
 
   cli::RecordOutput out;

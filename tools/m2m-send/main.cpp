@@ -11,6 +11,7 @@
 #include "frame_writer.hpp"
 #include "m2m/json.hpp"
 #include "session.hpp"
+#include "telematics_send.hpp"
 
 namespace {
 
@@ -32,11 +33,19 @@ int main(int argc, char** argv) {
   CrcVariant crc = CrcVariant::modbus;
   send::SessionOptions net;
   std::string account;
+  std::string protocol_name = "ai";
+  send::TelematicsArgs telematics_args;
 
   CLI::App app{"Build one AI-Cloud M2M frame from flags (or many from JSON Lines on stdin) and write it\n"
                "out as wire bytes, hex or JSON."};
   cli::setup_app(app, kProg);
+  app.add_option("--protocol", protocol_name,
+                 "Protocol of the frames: ai (AI-Cloud M2M, the default), telematics (vehicle\n"
+                 "protocol V1.02, see telematics-protocol(7)) or sms (its text commands)")
+      ->check(CLI::IsMember({"ai", "telematics", "sms"}))
+      ->type_name("PROTOCOL");
   send::add_frame_options(app, frame_args);
+  send::add_telematics_options(app, telematics_args);
   app.add_flag("--stdin", from_stdin, "Read frames as JSON Lines (m2m-decode's schema) from stdin; error\n"
                                       "objects and blank lines are skipped, bad lines reported and skipped");
   app.add_flag("--encode", encode, "Same as --stdin --out raw (m2m-decode | m2m-send --encode)");
@@ -67,6 +76,25 @@ int main(int argc, char** argv) {
   net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
   net_opts.push_back(cli::add_duration(app, "--heartbeat", net.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; 0: none)")->group("Network"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
+  const auto protocol = protocol_name == "telematics" ? send::Protocol::telematics
+                       : protocol_name == "sms"      ? send::Protocol::sms
+                                                     : send::Protocol::ai;
+
+  if (protocol != send::Protocol::ai) {
+    if (server_opt->count() > 0) return usage_error("--server applies to --protocol ai; telematics and SMS are encoded offline");
+    for (CLI::Option* o : net_opts)
+      if (o->count() > 0) return usage_error(o->get_name() + " applies to --protocol ai");
+    if (app.count("--crc") > 0) return usage_error("--crc applies to --protocol ai (the telematics checksum is XOR)");
+    if (encode) {
+      if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);
+      from_stdin = true;
+      out_name = "raw";
+    }
+    return send::run_telematics(kProg, {protocol, out_name, from_stdin, pretty, quiet, verbose}, frame_args,
+                                telematics_args);
+  }
+  if (auto given = telematics_args.given(); !given.empty())
+    return usage_error(std::string(given.front()) + " applies to --protocol telematics or sms");
 
   if (server_opt->count() > 0) {
     if (!out_name.empty() && out_name != "json") return usage_error("with --server the output is JSON Lines; drop --out " + out_name);

@@ -1,0 +1,202 @@
+// The platform's protocol logic, apart from the event loop: logins and refusals, token checks,
+// relay and P2P introduction within a group, uplinks to clients, client requests routed to
+// devices and their replies routed back, platform.add_terminal (m2m-protocol(7), COMMANDS
+// and DECISIONS). It sends through an Outbox and reads time from a Clock (outbox.hpp), so it
+// is unit-tested and fuzzed without sockets.
+//
+// Memory: one 16-byte Session per TCP descriptor (indexed by fd); a device's hot state lives
+// in the registry's fixed record. The loop keeps only the partial-frame deframer and the
+// send queue of a connection, and only while they are needed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/crc16.hpp"
+#include "m2m/frame.hpp"
+#include "net/endpoint.hpp"
+#include "platform/events.hpp"
+#include "platform/outbox.hpp"
+#include "platform/registry.hpp"
+
+namespace m2m::platform {
+
+struct RouterOptions {
+  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(30)};
+  std::chrono::milliseconds heartbeat_timeout{0};  // 0: 3 x heartbeat_interval
+  std::chrono::milliseconds route_timeout{std::chrono::seconds(30)};
+  std::uint32_t login_fail_limit = 10;             // failures per (address, id) before backoff; 0: off
+  std::chrono::milliseconds login_fail_window{std::chrono::minutes(1)};
+  std::uint32_t max_failed_logins_per_second = 1000;  // global ceiling; 0: none
+  std::size_t max_throttle_entries = 100000;       // bound of the throttle table
+  enum class UdpTrust : std::uint8_t { same_ip, any } udp_trust = UdpTrust::same_ip;
+  std::uint32_t max_terminals_per_account = 1000;  // platform.add_terminal quota; 0: none
+  CrcVariant crc = CrcVariant::modbus;
+  bool quiet = false;
+};
+
+struct Counters {
+  std::uint64_t logins = 0, login_rejected = 0, frames_in = 0, frames_out = 0, relays = 0, drops = 0,
+                token_mismatch = 0, bad_frames = 0, uplinks = 0, routed = 0;
+  std::uint64_t online_tcp = 0, online_udp = 0, clients = 0;
+};
+
+// Where a frame came from, and where its reply goes.
+struct Source {
+  bool udp = false;
+  int fd = -1;           // TCP connection
+  net::Endpoint from;    // peer address (UDP: datagram source)
+};
+
+// Persists the devices clients register (platform.add_terminal). Optional: without one the
+// device lives until the server stops. Keeps the router free of SQLite.
+class TerminalStore {
+ public:
+  virtual ~TerminalStore() = default;
+  virtual Result<void> insert_device(const DeviceRecord& d) = 0;  // fails when the id exists
+};
+
+class Router {
+ public:
+  enum class Kind : std::uint8_t { free, pending, device, client, closing };
+  struct Session {
+    Kind kind = Kind::free;
+    std::uint16_t port = 0;
+    std::uint32_t ip = 0;
+    std::uint32_t ref = kNone;  // device or account index
+    std::uint32_t seen = 0;     // tick of the last frame (or of the accept)
+  };
+
+  Router(Registry& registry, TerminalStore* store, const RouterOptions& options, Outbox& out, const Clock& clock,
+         EventLog& log);
+
+  // The loop's calls. A TCP connection was accepted on `fd`.
+  void opened(int fd, const net::Endpoint& from);
+  // One frame from a peer. The loop stops feeding frames from a connection once
+  // !handles(fd) (it is closing).
+  void frame(const Source& src, const ai::FrameView& f);
+  void bad_frame(const Source& src, const Error& e);
+  bool handles(int fd) const { return live(fd); }
+  bool is_open(int fd) const {
+    return fd >= 0 && static_cast<std::size_t>(fd) < sessions_.size() &&
+           sessions_[static_cast<std::size_t>(fd)].kind != Kind::free;
+  }
+  // Closes a connection (see outbox.hpp): unbinds its session, writes the logout event, then
+  // Outbox::close. No-op when it is already closing or free.
+  void close(int fd, std::string_view reason);
+  // The loop freed a closing connection: its slot may be reused by the next accept.
+  void released(int fd);
+  // A datagram begins (the loop then feeds its frames): at most one frame per datagram is
+  // answered for a source that has not logged in (no amplification by spoofed sources).
+  void begin_datagram() { unauth_answered_ = false; }
+  // Timeouts of TCP sessions, UDP presences and routes; expiry of the throttle table.
+  void sweep();
+  void shutdown();
+
+  Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
+  const Session* session(int fd) const {
+    return fd >= 0 && static_cast<std::size_t>(fd) < sessions_.size() ? &sessions_[static_cast<std::size_t>(fd)]
+                                                                       : nullptr;
+  }
+  std::size_t session_slots() const { return sessions_.size(); }
+  std::size_t routes() const { return routes_.size(); }
+  std::size_t throttle_entries() const { return throttle_.size(); }
+  std::uint32_t timeout_ticks() const { return timeout_ticks_; }
+  // For tests and the fuzz target: every logged-in device is in its group's online index,
+  // once, and nothing else is.
+  bool online_index_consistent() const;
+
+ private:
+  struct Route {  // a client's request forwarded to a device, awaiting its reply
+    std::uint32_t account;
+    std::int32_t fd;             // the client's connection
+    std::int32_t device_fd;      // the device's TCP session it went out on, or -1 (UDP)
+    net::Endpoint device_udp;    // the UDP endpoint it went out to (when device_fd < 0)
+    std::uint16_t client_seq;
+    std::uint8_t cls, cmd;
+    std::uint32_t expires;
+  };
+  struct Throttle {
+    std::uint32_t window_start;
+    std::uint32_t failures;
+    std::uint32_t blocked_until;  // tick; backoff doubles with each failure past the limit
+  };
+
+  bool live(int fd) const {
+    return fd >= 0 && static_cast<std::size_t>(fd) < sessions_.size() &&
+           (sessions_[static_cast<std::size_t>(fd)].kind == Kind::pending ||
+            sessions_[static_cast<std::size_t>(fd)].kind == Kind::device ||
+            sessions_[static_cast<std::size_t>(fd)].kind == Kind::client);
+  }
+  Session& sess(int fd) { return sessions_[static_cast<std::size_t>(fd)]; }
+  std::uint32_t now() const { return clock_.now_tick(); }
+  void unbind(int fd, std::string_view reason);
+  bool send_tcp(int fd, ByteView bytes);
+  void send_frame(const Source& to, const ai::FrameView& f);
+  void reply(const Source& src, const ai::FrameView& req, std::uint8_t status, ByteView data, ByteView token);
+  bool answer_unauthenticated(const Source& src);
+
+  void device_login(const Source& src, const ai::FrameView& f);
+  void client_login(const Source& src, const ai::FrameView& f);
+  const char* login_refusal(const Source& src, const ai::FrameView& f, const ai::Password* password, bool enabled);
+  bool throttled(std::uint32_t ip, std::uint64_t id);
+  void login_failed(std::uint32_t ip, std::uint64_t id);
+  const char* group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t);
+  void device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f);
+  bool deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data, std::uint16_t seq,
+               bool udp_only = false);
+  void to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data);
+  void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void forward_to_device(std::uint32_t a, const Source& src, const ai::FrameView& f);
+  void route_reply(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f);
+  void udp_expire(std::uint32_t d, std::string_view reason);
+  void set_online(std::uint32_t d, bool online);
+  void token_mismatch(const Source& src, const ai::FrameView& f, const char* reason = nullptr);
+  // Flood-prone events (token_mismatch, bad_frame, login_rejected): past a burst of 10 a
+  // second per kind and source address, they are left out; the next one written carries
+  // "repeated": N, the number left out meanwhile, and the sweep writes that summary for a
+  // source that went quiet. So a flood writes at most ~11 lines a second per source.
+  bool rate_limited(const char* kind, std::uint32_t ip, EventLog::Line& line);
+  void flush_repeated();
+  Token new_token();
+  std::string peer(const Source& src) const;
+
+  Registry& reg_;
+  TerminalStore* store_;
+  RouterOptions opt_;
+  Outbox& out_;
+  const Clock& clock_;
+  EventLog& log_;
+  Counters counters_;
+  std::vector<Session> sessions_;  // indexed by fd
+  // Per group, the logged-in members (device indexes sorted by id): data.group_list walks
+  // these, not every registered member (4 bytes per online device).
+  std::vector<std::vector<std::uint32_t>> online_;
+  std::unordered_map<std::uint64_t, Route> routes_;  // key: device index << 16 | platform seq
+  std::unordered_map<std::uint64_t, Throttle> throttle_;  // key: ip ^ hash(id)
+  std::unordered_map<std::uint64_t, std::uint32_t> terminals_added_;  // per account id
+  struct Repeats {
+    const char* kind;
+    std::uint32_t ip;
+    std::uint32_t second;
+    std::uint32_t written;   // in full, this second
+    std::uint32_t left_out;  // since the last line written
+  };
+  std::unordered_map<std::uint64_t, Repeats> repeats_;  // key: kind pointer ^ ip; bounded
+  std::uint32_t fail_second_ = 0, fails_this_second_ = 0;  // global ceiling on failed logins
+  std::uint16_t next_seq_ = 1;
+  std::uint32_t timeout_ticks_ = 0;
+  bool unauth_answered_ = false;
+  Bytes tx_;  // encode buffer
+};
+
+}  // namespace m2m::platform

@@ -1,0 +1,503 @@
+// The router without sockets: a fake outbox and clock (tests/support/router_harness.hpp).
+#include <doctest/doctest.h>
+
+#include "../support/router_harness.hpp"
+#include "m2m/messages.hpp"
+
+using namespace m2m;
+using namespace m2m::platform;
+using namespace m2m::platform::testing;
+
+namespace {
+constexpr std::uint64_t A = 0xA1, B = 0xB1, C = 0xC1;
+
+// Devices A and B in g1, C in g2; account 7 sees g1, account 10 sees g1, account 8 sees all.
+void populate(Harness& h) {
+  h.add_device(A, "pa", "g1");
+  h.add_device(B, "pb", "g1");
+  h.add_device(C, "pc", "g2");
+  h.add_device(0xD1, "pd", "g1", /*enabled=*/false);
+  h.add_account(7, "app", {"g1"});
+  h.add_account(10, "ten", {"g1"});
+  h.add_account(8, "ops", {"*"});
+}
+
+Bytes be64(std::uint64_t v) {
+  Bytes b;
+  put_be64(b, v);
+  return b;
+}
+
+std::string reason_of(const Harness& h, const std::string& event) {
+  auto v = h.find(event);
+  return v.empty() ? std::string("(none)") : v.back().value("reason", "(no reason)");
+}
+
+void no_violations(const Harness& h) {
+  for (const auto& v : h.violations) FAIL_CHECK(v);
+}
+}  // namespace
+
+TEST_CASE("router: device login gives a token; refusals say why") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  auto tok = h.tcp_login(5, A, "pa");
+  REQUIRE(tok);
+  CHECK(h.find("login", "device", ai::format_device(A)).size() == 1);
+  CHECK(h.router.counters().online_tcp == 1);
+
+  struct Case {
+    std::uint64_t id;
+    const char* password;
+    const char* reason;
+  };
+  int fd = 6;
+  for (Case c : {Case{B, "wrong", "bad_password"}, Case{0x99, "x", "unknown"}, Case{0xD1, "pd", "disabled"}}) {
+    CAPTURE(c.reason);
+    h.connect(fd);
+    CHECK_FALSE(h.tcp_login(fd, c.id, c.password));
+    CHECK(h.last_to(fd)->status == ai::status::fail);
+    CHECK(reason_of(h, "login_rejected") == c.reason);
+    ++fd;
+  }
+  CHECK(h.router.counters().login_rejected == 3);
+  no_violations(h);
+}
+
+TEST_CASE("router: a frame with the wrong token is not acted on") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  auto tok = h.tcp_login(5, A, "pa");
+  REQUIRE(tok);
+  Token bad = *tok;
+  bad[0] ^= 1;
+  const auto before = h.sent.size();
+  h.tcp(5, request(ai::cls::link, 0x01, A, bad));
+  CHECK(h.sent.size() == before);  // no reply at all
+  CHECK(h.find("token_mismatch").size() == 1);
+  // Nor with another device's id in the header.
+  h.tcp(5, request(ai::cls::link, 0x01, B, *tok));
+  CHECK(h.find("token_mismatch").size() == 2);
+  // A connection that never logged in is not acted on either.
+  h.connect(6);
+  h.tcp(6, request(ai::cls::data, 0xEE, A, *tok, {1, 2}));
+  CHECK(h.find("token_mismatch").size() == 3);
+  CHECK(h.find("uplink").empty());
+  h.tcp(5, request(ai::cls::link, 0x01, A, *tok, {}, 9));
+  CHECK(h.last_to(5)->status == ai::status::ok);
+  CHECK(h.last_to(5)->seq == 9);
+  no_violations(h);
+}
+
+TEST_CASE("router: relay within the group is delivered with the sender's id; across groups refused") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  h.connect(6);
+  h.connect(7);
+  auto ta = h.tcp_login(5, A, "pa");
+  auto tb = h.tcp_login(6, B, "pb");
+  auto tc = h.tcp_login(7, C, "pc");
+  REQUIRE((ta && tb && tc));
+  Bytes data = be64(B);
+  data.insert(data.end(), {'h', 'i'});
+  h.tcp(5, request(ai::cls::data, 0x55, A, *ta, data, 3));
+  auto got = h.last_to(6);
+  REQUIRE(got);
+  CHECK(got->cmd == 0x55);
+  CHECK(got->status == ai::status::request);
+  CHECK(got->device == B);
+  CHECK(got->token == Bytes(tb->begin(), tb->end()));
+  Bytes expect = be64(A);
+  expect.insert(expect.end(), {'h', 'i'});
+  CHECK(got->data == expect);
+  CHECK(h.last_to(5)->status == ai::status::ok);
+
+  h.tcp(5, request(ai::cls::data, 0x55, A, *ta, be64(C), 4));
+  CHECK(h.last_to(5)->status == ai::status::fail);
+  CHECK(reason_of(h, "relay_refused") == "other_group");
+  CHECK(h.to_fd(7).size() == 1);  // only its login reply
+  no_violations(h);
+}
+
+TEST_CASE("router: a relay to oneself that overflows the sender's queue closes it safely") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  auto ta = h.tcp_login(5, A, "pa");
+  REQUIRE(ta);
+  h.budget[5] = 10;  // the delivery to itself does not fit
+  Bytes data = be64(A);
+  data.resize(200, 0x42);
+  h.tcp(5, request(ai::cls::data, 0x55, A, *ta, data, 3));
+  CHECK_FALSE(h.open(5));
+  CHECK(reason_of(h, "logout") == "slow_reader");
+  auto refused = h.find("relay_refused");
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0]["to"] == ai::format_device(A));  // read after the close, from live memory
+  CHECK(refused[0]["reason"] == "send_failed");
+  CHECK(h.reg.device(h.reg.find_device(A)).fd == -1);
+  no_violations(h);
+}
+
+TEST_CASE("router: an uplink whose reply overflows the device's queue still reaches the clients intact") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  h.connect(6);
+  h.connect(9);
+  auto ta = h.tcp_login(5, A, "pa");
+  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
+  auto t8 = h.tcp_login(9, 8, "ops", ai::cls::platform);
+  REQUIRE((ta && t7 && t8));
+  h.budget[5] = 0;
+  // The uplink arrives split across two reads, so it sits in the connection's own deframer
+  // when the reply closes the connection.
+  Bytes up(300);
+  for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::uint8_t>(i * 7);
+  Bytes wire = Harness::wire(request(ai::cls::data, 0xEE, A, *ta, up, 11));
+  const std::size_t half = wire.size() / 2;
+  h.tcp_bytes(5, ByteView(wire.data(), half));
+  h.tcp_bytes(5, ByteView(wire.data() + half, wire.size() - half));
+  CHECK_FALSE(h.open(5));
+  CHECK(reason_of(h, "logout") == "slow_reader");
+  for (int fd : {6, 9}) {
+    CAPTURE(fd);
+    auto got = h.last_to(fd);
+    REQUIRE(got);
+    CHECK(got->cmd == 0xEE);
+    CHECK(got->device == A);
+    CHECK(got->data == up);
+  }
+  no_violations(h);
+}
+
+TEST_CASE("router: client requests are routed with a rewritten sequence; the reply goes back; routes expire") {
+  RouterOptions opt;
+  opt.route_timeout = std::chrono::seconds(2);
+  Harness h(opt);
+  populate(h);
+  h.connect(5);
+  h.connect(6);
+  auto ta = h.tcp_login(5, A, "pa");
+  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
+  REQUIRE((ta && t7));
+  h.tcp(6, request(ai::cls::term, 0xAA, A, *t7, {0x0C, 0x00}, 0x1234));
+  auto fwd = h.last_to(5);
+  REQUIRE(fwd);
+  CHECK(fwd->cmd == 0xAA);
+  CHECK(fwd->token == Bytes(ta->begin(), ta->end()));
+  CHECK(h.router.routes() == 1);
+  h.tcp(5, request(ai::cls::term, 0xAA, A, *ta, {0x0C, 0x00, 0x1E}, fwd->seq, ai::status::ok));
+  auto back = h.last_to(6);
+  REQUIRE(back);
+  CHECK(back->seq == 0x1234);
+  CHECK(back->status == ai::status::ok);
+  CHECK(back->token == Bytes(t7->begin(), t7->end()));
+  CHECK(back->data == Bytes{0x0C, 0x00, 0x1E});
+  CHECK(h.router.routes() == 0);
+
+  // A device the account may not see is "unknown"; an expired route is forgotten.
+  h.tcp(6, request(ai::cls::term, 0x55, C, *t7, {}, 0x2000));
+  CHECK(h.last_to(6)->status == ai::status::fail);
+  CHECK(reason_of(h, "route_refused") == "unknown");
+  h.tcp(6, request(ai::cls::term, 0x55, A, *t7, {}, 0x2001));
+  fwd = h.last_to(5);
+  CHECK(h.router.routes() == 1);
+  h.tick += 300;  // 3 s
+  h.sweep();
+  CHECK(h.router.routes() == 0);
+  const auto n = h.to_fd(6).size();
+  h.tcp(5, request(ai::cls::term, 0x55, A, *ta, {}, fwd->seq, ai::status::ok));
+  CHECK(h.to_fd(6).size() == n);
+  no_violations(h);
+}
+
+TEST_CASE("router: a routed reply is believed only over the session the request went out on") {
+  Harness h;
+  populate(h);
+  h.connect(5, Harness::addr(1, 4000));
+  h.connect(6);
+  auto ta = h.tcp_login(5, A, "pa");
+  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
+  REQUIRE((ta && t7));
+  h.tcp(6, request(ai::cls::term, 0xAA, A, *t7, {0x0C, 0x00}, 0x1234));
+  auto fwd = h.last_to(5);
+  // A group member knows A's token; its forged datagram (even from A's address) is not the reply.
+  h.udp(Harness::addr(1, 5000), request(ai::cls::term, 0xAA, A, *ta, {0x0C, 0x00, 0x99}, fwd->seq, ai::status::ok));
+  CHECK(h.last_to(6)->cmd == 0x00);  // still only the login reply
+  CHECK(reason_of(h, "route_reply_refused") == "other_session");
+  h.tcp(5, request(ai::cls::term, 0xAA, A, *ta, {0x0C, 0x00, 0x1E}, fwd->seq, ai::status::ok));
+  CHECK(h.last_to(6)->data == Bytes{0x0C, 0x00, 0x1E});
+  no_violations(h);
+}
+
+TEST_CASE("router: UDP frames for a device with a TCP session are believed only from its address") {
+  for (bool any : {false, true}) {
+    CAPTURE(any);
+    RouterOptions opt;
+    if (any) opt.udp_trust = RouterOptions::UdpTrust::any;
+    Harness h(opt);
+    populate(h);
+    h.connect(5, Harness::addr(1, 4000));
+    auto ta = h.tcp_login(5, A, "pa");
+    REQUIRE(ta);
+    const auto stranger = Harness::addr(66, 6666);
+    h.udp(stranger, request(ai::cls::link, 0x01, A, *ta));
+    const DeviceState& dev = h.reg.device(h.reg.find_device(A));
+    if (any) {
+      CHECK(dev.udp_live);
+      CHECK(h.to_udp(stranger).size() == 1);
+    } else {
+      CHECK_FALSE(dev.udp_live);  // the endpoint did not move to the stranger
+      CHECK(h.to_udp(stranger).empty());
+      CHECK(reason_of(h, "token_mismatch") == "untrusted_source");
+      h.udp(Harness::addr(1, 5000), request(ai::cls::link, 0x01, A, *ta));  // same IP, another port: fine
+      CHECK(dev.udp_live);
+    }
+    no_violations(h);
+  }
+}
+
+TEST_CASE("router: one answer per datagram for a source that has not logged in") {
+  Harness h;
+  populate(h);
+  Bytes dgram;
+  for (int i = 0; i < 20; ++i) {
+    Bytes one = Harness::wire(login_frame(B, "wrong", ai::cls::link, static_cast<std::uint16_t>(i)));
+    dgram.insert(dgram.end(), one.begin(), one.end());
+  }
+  const auto victim = Harness::addr(9, 9999);
+  h.udp_bytes(victim, dgram);
+  CHECK(h.to_udp(victim).size() == 1);
+  no_violations(h);
+}
+
+TEST_CASE("router: add_terminal registers into the account's group, refuses duplicates and past the quota") {
+  RouterOptions opt;
+  opt.max_terminals_per_account = 2;
+  Harness h(opt);
+  populate(h);
+  h.connect(6);
+  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
+  REQUIRE(t7);
+  auto add = [&](std::uint64_t id, std::uint16_t seq) {
+    Bytes body = be64(id);
+    auto p = pw("new");
+    body.insert(body.end(), p.begin(), p.end());
+    h.tcp(6, request(ai::cls::platform, 0x06, 7, *t7, body, seq));
+    return h.last_to(6)->status;
+  };
+  CHECK(add(0xE1, 1) == ai::status::ok);
+  CHECK(h.reg.device(h.reg.find_device(0xE1)).group == h.reg.device(h.reg.find_device(A)).group);
+  CHECK(add(0xE1, 2) == ai::status::fail);
+  CHECK(reason_of(h, "add_terminal_refused") == "exists");
+  CHECK(add(0xE2, 3) == ai::status::ok);
+  CHECK(add(0xE3, 4) == ai::status::fail);
+  CHECK(reason_of(h, "add_terminal_refused") == "quota");
+  CHECK(h.reg.find_device(0xE3) == kNone);
+  h.connect(7);
+  CHECK(h.tcp_login(7, 0xE2, "new"));
+  no_violations(h);
+}
+
+TEST_CASE("router: login throttle per (address, id) with backoff; others behind the address unaffected") {
+  RouterOptions opt;
+  opt.login_fail_limit = 3;
+  opt.login_fail_window = std::chrono::seconds(10);
+  Harness h(opt);
+  populate(h);
+  int fd = 10;
+  auto attempt = [&](std::uint64_t id, const char* password) {
+    h.connect(fd, Harness::addr(1, static_cast<std::uint16_t>(40000 + fd)));
+    auto t = h.tcp_login(fd, id, password);
+    ++fd;
+    return t.has_value();
+  };
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(attempt(A, "bad"));
+  CHECK_FALSE(attempt(A, "pa"));  // the right password, but this pair is blocked now
+  CHECK(reason_of(h, "login_rejected") == "throttled");
+  CHECK(attempt(B, "pb"));  // another device behind the same address logs in
+  h.tick += 1001;           // one window later
+  CHECK_FALSE(attempt(A, "bad"));
+  CHECK(reason_of(h, "login_rejected") == "bad_password");
+  h.tick += 1001;  // the second block is twice as long
+  CHECK_FALSE(attempt(A, "pa"));
+  CHECK(reason_of(h, "login_rejected") == "throttled");
+  h.tick += 1001;
+  CHECK(attempt(A, "pa"));
+  CHECK(h.router.throttle_entries() == 0);  // a success forgets the pair
+  no_violations(h);
+}
+
+TEST_CASE("router: a global ceiling on failed logins per second, and a bounded throttle table") {
+  RouterOptions opt;
+  opt.max_failed_logins_per_second = 5;
+  opt.max_throttle_entries = 3;
+  Harness h(opt);
+  populate(h);
+  for (std::uint32_t i = 0; i < 8; ++i) h.udp(Harness::addr(100 + i, 1000), login_frame(A, "guess"));
+  auto rejected = h.find("login_rejected");
+  REQUIRE(rejected.size() == 8);
+  CHECK(rejected[4]["reason"] == "bad_password");
+  CHECK(rejected[5]["reason"] == "busy");
+  CHECK(h.router.throttle_entries() == 3);
+  h.tick += 100;  // the next second
+  CHECK(h.udp_login(Harness::addr(1, 1000), A, "pa"));
+  no_violations(h);
+}
+
+TEST_CASE("router: every takeover path unbinds the previous session and writes its logout") {
+  Harness h;
+  populate(h);
+  SUBCASE("device -> device on one connection") {
+    h.connect(5);
+    REQUIRE(h.tcp_login(5, A, "pa"));
+    REQUIRE(h.tcp_login(5, B, "pb"));
+    CHECK(h.find("logout", "device", ai::format_device(A))[0]["reason"] == "replaced");
+    CHECK(h.reg.device(h.reg.find_device(A)).fd == -1);
+    CHECK_FALSE(h.reg.device(h.reg.find_device(A)).logged_in);
+  }
+  SUBCASE("device -> client on one connection") {
+    h.connect(5);
+    REQUIRE(h.tcp_login(5, A, "pa"));
+    REQUIRE(h.tcp_login(5, 7, "app", ai::cls::platform));
+    CHECK(h.find("logout", "device", ai::format_device(A)).size() == 1);  // was missing before
+    CHECK(h.router.counters().online_tcp == 0);
+  }
+  SUBCASE("client -> client on one connection") {
+    h.connect(5);
+    REQUIRE(h.tcp_login(5, 7, "app", ai::cls::platform));
+    REQUIRE(h.tcp_login(5, 10, "ten", ai::cls::platform));
+    CHECK(h.find("logout", "account", 7)[0]["reason"] == "replaced");
+    CHECK(h.reg.account(h.reg.find_account(7)).fd == -1);
+    CHECK(h.router.counters().clients == 1);
+  }
+  SUBCASE("client -> device on one connection") {
+    h.connect(5);
+    REQUIRE(h.tcp_login(5, 7, "app", ai::cls::platform));
+    REQUIRE(h.tcp_login(5, A, "pa"));
+    CHECK(h.find("logout", "account", 7).size() == 1);
+    CHECK(h.router.counters().clients == 0);
+  }
+  SUBCASE("second login elsewhere (device, then client)") {
+    h.connect(5);
+    h.connect(6);
+    REQUIRE(h.tcp_login(5, A, "pa"));
+    REQUIRE(h.tcp_login(6, A, "pa"));
+    CHECK_FALSE(h.open(5));
+    CHECK(h.find("logout", "device", ai::format_device(A))[0]["reason"] == "replaced");
+    h.connect(7);
+    h.connect(8);
+    REQUIRE(h.tcp_login(7, 7, "app", ai::cls::platform));
+    REQUIRE(h.tcp_login(8, 7, "app", ai::cls::platform));
+    CHECK_FALSE(h.open(7));
+    CHECK(h.find("logout", "account", 7)[0]["reason"] == "replaced");
+  }
+  SUBCASE("a UDP login replaces a TCP session") {
+    h.connect(5);
+    REQUIRE(h.tcp_login(5, A, "pa"));
+    REQUIRE(h.udp_login(Harness::addr(1, 7000), A, "pa"));
+    CHECK_FALSE(h.open(5));
+    CHECK(h.find("logout", "device", ai::format_device(A))[0]["reason"] == "replaced");
+  }
+  no_violations(h);
+}
+
+TEST_CASE("router: a stranger reusing a descriptor receives nothing of a client that left it") {
+  Harness h;
+  populate(h);
+  h.connect(5);
+  h.connect(6);
+  auto ta = h.tcp_login(5, A, "pa");
+  REQUIRE(ta);
+  REQUIRE(h.tcp_login(6, 7, "app", ai::cls::platform));
+  REQUIRE(h.tcp_login(6, 10, "ten", ai::cls::platform));
+  h.hang_up(6);
+  h.connect(6, Harness::addr(99, 9999));  // a stranger gets the same descriptor
+  const auto before = h.to_fd(6).size();
+  h.tcp(5, request(ai::cls::data, 0xEE, A, *ta, {'s', 'e', 'c', 'r', 'e', 't'}, 2));
+  CHECK(h.to_fd(6).size() == before);
+  CHECK(h.find("uplink")[0]["clients"] == 0);
+  CHECK(h.router.counters().clients == 0);
+  // Account 7's next login does not close the stranger as "replaced".
+  h.connect(7);
+  REQUIRE(h.tcp_login(7, 7, "app", ai::cls::platform));
+  CHECK(h.open(6));
+  no_violations(h);
+}
+
+TEST_CASE("router: sweep closes silent sessions and expires UDP presences") {
+  RouterOptions opt;
+  opt.heartbeat_timeout = std::chrono::seconds(3);
+  Harness h(opt);
+  populate(h);
+  h.connect(5);
+  REQUIRE(h.tcp_login(5, A, "pa"));
+  REQUIRE(h.udp_login(Harness::addr(2, 7000), B, "pb"));
+  h.tick += 301;
+  h.sweep();
+  CHECK_FALSE(h.open(5));
+  CHECK(h.find("logout", "device", ai::format_device(A))[0]["reason"] == "timeout");
+  CHECK(h.find("logout", "device", ai::format_device(B))[0]["reason"] == "timeout");
+  no_violations(h);
+}
+
+TEST_CASE("router: a flood of bad-token frames from one source is summarised, not logged frame by frame") {
+  Harness h;
+  populate(h);
+  const auto flooder = Harness::addr(50, 5000);
+  Token bad{};
+  for (int i = 0; i < 1000; ++i) h.udp(flooder, request(ai::cls::link, 0x01, A, bad, {}, static_cast<std::uint16_t>(i)));
+  CHECK(h.find("token_mismatch").size() == 10);
+  CHECK(h.router.counters().token_mismatch == 1000);  // still counted
+  // Another source is not silenced by the first one's flood.
+  h.udp(Harness::addr(51, 5000), request(ai::cls::link, 0x01, A, bad));
+  CHECK(h.find("token_mismatch").size() == 11);
+  h.tick += 100;
+  h.sweep();
+  auto summary = h.find("token_mismatch", "repeated", 990);
+  REQUIRE(summary.size() == 1);
+  CHECK(summary[0]["peer"] == "127.0.0.50");
+  no_violations(h);
+}
+
+TEST_CASE("router: data.group_list pages through the online members only, ordered by id") {
+  Harness h;
+  for (std::uint64_t i = 0; i < 130; ++i) h.add_device(0x1000 + i, "p", "big");
+  h.add_device(0x2000, "p", "other");
+  // Every other device logs in (over UDP), in descending order of id, plus one of another group.
+  std::vector<std::uint64_t> online;
+  for (std::uint64_t i = 130; i-- > 0;) {
+    if (i % 2) continue;
+    REQUIRE(h.udp_login(Harness::addr(3, static_cast<std::uint16_t>(1000 + i)), 0x1000 + i, "p"));
+    online.push_back(0x1000 + i);
+  }
+  REQUIRE(h.udp_login(Harness::addr(3, 999), 0x2000, "p"));
+  std::sort(online.begin(), online.end());
+  h.connect(5);
+  auto self = h.tcp_login(5, 0x1001, "p");  // odd: not in `online`
+  REQUIRE(self);
+  std::vector<std::uint64_t> listed;
+  for (std::uint16_t start : {0, 59}) {
+    Bytes d{static_cast<std::uint8_t>(start), 0};
+    h.tcp(5, request(ai::cls::data, 0x00, 0x1001, *self, d, start + 1));
+    auto r = h.last_to(5);
+    REQUIRE(r);
+    CHECK(r->status == ai::status::ok);
+    ByteView in(r->data);
+    while (!in.empty()) {
+      auto rec = ai::get_peer_record(in);
+      REQUIRE(rec);
+      listed.push_back(rec->id);
+    }
+    if (start == 0) CHECK(listed.size() == 59);  // a full page: 65 are online
+  }
+  CHECK(listed == online);
+  // A member that goes offline leaves the list.
+  h.tick += 10000;
+  h.sweep();
+  no_violations(h);
+}
