@@ -34,11 +34,14 @@ SyncResult apply_snapshot(Registry& reg, const RegistrySnapshot& snap) {
     } else {
       const DeviceState& s = reg.device(i);
       std::string_view reason;
+      const bool regrouped = reg.groups()[s.group].name != d.group;
       if (s.password != d.password)
         reason = "password_changed";
       else if (s.enabled && !d.enabled)
         reason = "disabled";
-      if (s.password != d.password || s.enabled != d.enabled || reg.groups()[s.group].name != d.group) {
+      else if (regrouped)
+        reason = "group_changed";  // its peers, tokens handed out and online index were the old group's
+      if (s.password != d.password || s.enabled != d.enabled || regrouped) {
         reg.put_device(d);
         ++out.devices_changed;
       }

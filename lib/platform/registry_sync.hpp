@@ -25,10 +25,12 @@ struct RegistrySnapshot {
 Result<RegistrySnapshot> load_snapshot(Store& store);
 
 // A device or account whose sessions must end: its record was removed, disabled, or its
-// password changed (a session must not outlive the credentials it was opened with).
+// password changed (a session must not outlive the credentials it was opened with), or a
+// device moved to another group (it logs in again into the new one: group_list, relay and
+// P2P introductions then see one group only).
 struct Revocation {
   std::uint32_t index;
-  std::string_view reason;  // "removed", "disabled", "password_changed"
+  std::string_view reason;  // "removed", "disabled", "password_changed", "group_changed"
 };
 
 struct SyncResult {
@@ -41,7 +43,7 @@ struct SyncResult {
 };
 
 // Makes `reg` hold exactly the snapshot's records. Live state (tokens, sessions, UDP
-// presence) of records that stay is kept; group changes apply at once; removed records
+// presence) of records that stay is kept; account group changes apply at once; removed records
 // become tombstones (Registry::remove_device). O(registered devices), no allocation per
 // unchanged record.
 SyncResult apply_snapshot(Registry& reg, const RegistrySnapshot& snap);

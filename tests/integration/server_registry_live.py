@@ -60,14 +60,24 @@ def test_disabled_device_is_logged_out_and_refused():
         assert srv.wait_event("login_rejected", device="%016X" % DEV)["reason"] == "disabled"
 
 
+def test_device_moved_to_another_group_logs_in_again_there():
+    with Server(DEVICES, ACCOUNTS) as srv:
+        p = logged_in_device(srv)
+        srv.admin(["device", "add", "%016X" % DEV, "--password", "text:123", "--group", "south", "--replace"])
+        assert srv.wait_event("logout", timeout=5, device="%016X" % DEV)["reason"] == "group_changed"
+        assert p.closed_by_server(2)
+        again = Peer(srv.port, DEV)
+        assert again.login(password("123")).status == OK
+        assert srv.wait_event("login", device="%016X" % DEV)["group"] == "south"
+
+
 def test_device_added_while_serving_can_log_in():
     with Server(DEVICES, ACCOUNTS) as srv:
         first = Peer(srv.port, LATE)
         assert first.login(password("late")).status == FAIL  # not registered yet
         srv.admin(["device", "import"], "id,password,group,enabled,description\n%016X,text:late,north,1,\n" % LATE)
         t0 = time.monotonic()
-        reg = srv.wait_event("registry", timeout=5)
-        assert reg["devices_added"] == 1, reg
+        srv.wait_event("registry", timeout=5, devices_added=1)
         took = time.monotonic() - t0
         assert took < WITHIN, took
         p = Peer(srv.port, LATE)
@@ -91,7 +101,7 @@ def test_account_changes_apply_while_serving():
         assert srv.wait_event("login_rejected", account=7)["reason"] == "unknown"
         # A new account can log in; a changed password ends the session that used the old one.
         srv.admin(["account", "add", "9", "--name", "late", "--password", "text:late", "--groups", "north"])
-        srv.wait_event("registry", timeout=5)
+        srv.wait_event("registry", timeout=5, accounts_added=1)
         late = Peer(srv.port, 9)
         assert late.login(password("late"), cls=0xEF).status == OK
         srv.admin(["account", "add", "9", "--name", "late", "--password", "text:new", "--groups", "north", "--replace"])
@@ -139,5 +149,5 @@ def test_add_terminal_while_another_process_holds_the_write_lock():
 
 
 run_tests([test_removed_device_is_logged_out_and_refused, test_disabled_device_is_logged_out_and_refused,
-           test_device_added_while_serving_can_log_in, test_account_changes_apply_while_serving,
+           test_device_moved_to_another_group_logs_in_again_there, test_device_added_while_serving_can_log_in, test_account_changes_apply_while_serving,
            test_add_terminal_while_another_process_holds_the_write_lock])

@@ -73,13 +73,13 @@ TEST_CASE("registry sync: the diff applies adds, changes and removals and names 
   Registry reg;
   for (auto d : {dev(1), dev(2), dev(3), dev(4), dev(5)}) reg.put_device(d);
   for (auto a : {acc(10), acc(11), acc(12), acc(13)}) reg.put_account(a);
-  // Live state that must survive the sync of an unchanged or merely regrouped record.
+  // Live state that the sync itself keeps (the server then ends the revoked sessions).
   reg.device(reg.find_device(1)).fd = 42;
   reg.device(reg.find_device(1)).token = {9, 9, 9, 9, 9, 9, 9, 9};
   reg.account(reg.find_account(10)).fd = 43;
 
   RegistrySnapshot snap;
-  snap.devices = {dev(1, "g2"),             // moved to another group: session stays
+  snap.devices = {dev(1, "g2"),             // moved to another group: logs in again there
                   dev(2, "g1", false),      // disabled
                   dev(3, "g1", true, 2),    // new password
                   dev(5),                   // unchanged
@@ -87,7 +87,7 @@ TEST_CASE("registry sync: the diff applies adds, changes and removals and names 
   snap.accounts = {acc(10), acc(11, false), acc(12, true, 7), acc(14)};  // 13 is gone
   SyncResult r = apply_snapshot(reg, snap);
 
-  CHECK(reasons(r.devices, reg, true) == "2:disabled 3:password_changed 4:removed ");
+  CHECK(reasons(r.devices, reg, true) == "1:group_changed 2:disabled 3:password_changed 4:removed ");
   CHECK(reasons(r.accounts, reg, false) == "11:disabled 12:password_changed 13:removed ");
   CHECK(r.devices_added == 1);
   CHECK(r.devices_changed == 3);

@@ -90,26 +90,33 @@ int serve(ServeArgs& a) {
     return cli::usage;
   }
   // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
-  // platform on an empty registry that refuses every login.
-  auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
-  if (!store) {
-    cli::error(kProg, store.error().message);
-    return cli::failure;
-  }
+  // platform on an empty registry that refuses every login. This connection only loads the
+  // registry; the server's writer thread opens its own to follow and write the file.
   platform::Registry reg;
-  if (auto r = store->each_device([&](const platform::DeviceRecord& d) { reg.put_device(d); }); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
-  }
-  if (auto r = store->each_account([&](const platform::AccountRecord& acc) { reg.put_account(acc); }); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
+  {
+    auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
+    if (!store) {
+      cli::error(kProg, store.error().message);
+      return cli::failure;
+    }
+    if (auto r = store->each_device([&](const platform::DeviceRecord& d) { reg.put_device(d); }); !r) {
+      cli::error(kProg, r.error().message);
+      return cli::failure;
+    }
+    if (auto r = store->each_account([&](const platform::AccountRecord& acc) { reg.put_account(acc); }); !r) {
+      cli::error(kProg, r.error().message);
+      return cli::failure;
+    }
   }
   install_stop_signals();
-  platform::Server server(reg, &*store, a.opt);
+  platform::Server server(reg, a.opt);
   if (auto r = server.open(); !r) {
     cli::error(kProg, r.error().message);
     return cli::unavailable;
+  }
+  if (auto r = server.follow(a.db); !r) {
+    cli::error(kProg, r.error().message);
+    return cli::failure;
   }
   return server.run(g_stop) == 0 ? cli::ok : cli::failure;
 }
