@@ -1,41 +1,62 @@
 #include "platform/csv.hpp"
 
+#include <sstream>
+
 namespace m2m::platform {
 
-Result<std::vector<std::string>> parse_csv_line(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string> fields;
+Result<bool> CsvReader::next(std::vector<std::string>& fields) {
+  fields.clear();
+  std::streambuf* sb = in_.rdbuf();
+  constexpr int eof = std::char_traits<char>::eof();
+  if (!sb || sb->sgetc() == eof) return false;
+  record_line_ = line_;
   std::string cur;
-  std::size_t i = 0;
-  for (;;) {
+  for (;;) {  // at the start of a field
     cur.clear();
-    if (i < line.size() && line[i] == '"') {
-      ++i;
+    int c = sb->sbumpc();
+    if (c == '"') {
+      const std::uint64_t opened = line_;
       for (;;) {
-        if (i >= line.size()) return fail(ErrorKind::bad_value, "unterminated quoted field", i);
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            cur += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
+        c = sb->sbumpc();
+        if (c == eof)
+          return fail(ErrorKind::bad_value,
+                      "unterminated quoted field (opened on line " + std::to_string(opened) + ")", opened);
+        if (c == '"') {
+          if (sb->sgetc() != '"') break;
+          sb->sbumpc();
+        } else if (c == '\n') {
+          ++line_;
         }
-        cur += line[i++];
+        cur += static_cast<char>(c);
       }
-      if (i < line.size() && line[i] != ',')
-        return fail(ErrorKind::bad_value, "unexpected character after a quoted field", i);
+      c = sb->sbumpc();
+      if (c == '\r' && (sb->sgetc() == '\n' || sb->sgetc() == eof)) c = sb->sbumpc();
+      if (c != ',' && c != '\n' && c != eof)
+        return fail(ErrorKind::bad_value, "unexpected character after a quoted field", line_);
     } else {
-      while (i < line.size() && line[i] != ',') {
-        if (line[i] == '"') return fail(ErrorKind::bad_value, "quote inside an unquoted field", i);
-        cur += line[i++];
+      while (c != ',' && c != '\n' && c != eof) {
+        if (c == '"') return fail(ErrorKind::bad_value, "quote inside an unquoted field", line_);
+        cur += static_cast<char>(c);
+        c = sb->sbumpc();
       }
+      if (c != ',' && !cur.empty() && cur.back() == '\r') cur.pop_back();  // CRLF
     }
     fields.push_back(cur);
-    if (i >= line.size()) break;
-    ++i;  // the comma
+    if (c == ',') continue;
+    if (c == '\n') ++line_;
+    return true;
   }
+}
+
+Result<std::vector<std::string>> parse_csv_line(std::string_view line) {
+  std::istringstream in{std::string(line)};
+  CsvReader reader(in);
+  std::vector<std::string> fields;
+  auto r = reader.next(fields);
+  if (!r) return unexpected(std::move(r).error());
+  if (!*r) fields.assign(1, std::string());
+  if (in.rdbuf()->sgetc() != std::char_traits<char>::eof())
+    return fail(ErrorKind::bad_value, "more than one record in a line");
   return fields;
 }
 

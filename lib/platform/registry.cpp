@@ -21,9 +21,23 @@ void Registry::grow_index() {
   for (std::uint32_t i = 0; i < devices_.size(); ++i) index_[slot_of(devices_[i].id)] = i;
 }
 
-std::uint32_t Registry::find_device(std::uint64_t id) const {
+std::uint32_t Registry::find_device_any(std::uint64_t id) const {
   if (index_.empty()) return kNone;
   return index_[slot_of(id)];
+}
+
+std::uint32_t Registry::find_device(std::uint64_t id) const {
+  std::uint32_t i = find_device_any(id);
+  return i != kNone && devices_[i].removed ? kNone : i;
+}
+
+void Registry::remove_device(std::uint32_t i) {
+  DeviceState& s = devices_[i];
+  if (s.removed) return;
+  s.removed = true;
+  s.enabled = false;
+  auto& m = groups_[s.group].members;
+  if (auto it = std::find(m.begin(), m.end(), i); it != m.end()) m.erase(it);
 }
 
 std::uint32_t Registry::group_index(const std::string& name) {
@@ -36,13 +50,18 @@ std::uint32_t Registry::group_index(const std::string& name) {
 
 std::uint32_t Registry::put_device(const DeviceRecord& d) {
   std::uint32_t g = group_index(d.group);
-  std::uint32_t i = find_device(d.id);
+  std::uint32_t i = find_device_any(d.id);
   auto by_id = [this](std::uint32_t a, std::uint64_t id) { return devices_[a].id < id; };
   if (i != kNone) {
     DeviceState& s = devices_[i];
     s.password = d.password;
     s.enabled = d.enabled;
-    if (s.group != g) {
+    if (s.removed) {  // back from the dead: into its (possibly new) group
+      s.removed = false;
+      s.group = g;
+      auto& m = groups_[g].members;
+      m.insert(std::lower_bound(m.begin(), m.end(), d.id, by_id), i);
+    } else if (s.group != g) {
       auto& old = groups_[s.group].members;
       old.erase(std::find(old.begin(), old.end(), i));
       auto& m = groups_[g].members;
@@ -68,7 +87,7 @@ std::uint32_t Registry::put_device(const DeviceRecord& d) {
   return i;
 }
 
-void Registry::put_account(const AccountRecord& a) {
+std::uint32_t Registry::put_account(const AccountRecord& a) {
   AccountState s;
   s.id = a.id;
   s.name = a.name;
@@ -83,15 +102,27 @@ void Registry::put_account(const AccountRecord& a) {
     s.token = old.token;
     s.next_seq = old.next_seq;
     old = std::move(s);
-    return;
+    return it->second;
   }
-  account_by_id_.emplace(a.id, static_cast<std::uint32_t>(accounts_.size()));
+  auto i = static_cast<std::uint32_t>(accounts_.size());
+  account_by_id_.emplace(a.id, i);
   accounts_.push_back(std::move(s));
+  return i;
+}
+
+std::uint32_t Registry::find_account_any(std::uint64_t id) const {
+  auto it = account_by_id_.find(id);
+  return it == account_by_id_.end() ? kNone : it->second;
 }
 
 std::uint32_t Registry::find_account(std::uint64_t id) const {
-  auto it = account_by_id_.find(id);
-  return it == account_by_id_.end() ? kNone : it->second;
+  std::uint32_t i = find_account_any(id);
+  return i != kNone && accounts_[i].removed ? kNone : i;
+}
+
+void Registry::remove_account(std::uint32_t i) {
+  accounts_[i].removed = true;
+  accounts_[i].enabled = false;
 }
 
 bool Registry::can_see(const AccountState& a, std::uint32_t group) const {

@@ -30,6 +30,7 @@ struct DeviceState {
   bool enabled = true;
   bool logged_in = false;       // has a token (TCP session or live UDP presence)
   bool udp_live = false;        // a UDP frame with the token arrived within the timeout
+  bool removed = false;         // deleted from the registry file while serving (see remove_device)
   std::uint32_t udp_seen = 0;   // tick of that frame
 
   bool online() const { return fd >= 0 || udp_live; }
@@ -51,16 +52,25 @@ struct AccountState {
   Token token{};
   std::int32_t fd = -1;               // logged-in client session, or -1
   std::uint16_t next_seq = 1;
+  bool removed = false;               // deleted from the registry file while serving
 };
 
 class Registry {
  public:
   // Adds (or updates, same id) a device; returns its index. Keeps group member lists sorted.
+  // A removed device with this id comes back under its old index.
   std::uint32_t put_device(const DeviceRecord& d);
-  std::uint32_t find_device(std::uint64_t id) const;  // kNone when unknown
+  std::uint32_t find_device(std::uint64_t id) const;  // kNone when unknown or removed
+  // Removal while serving keeps the record as a tombstone: indexes held by sessions, routes
+  // and the lookup table stay valid, and the id answers as unknown. The caller ends the
+  // device's sessions (the record still holds its fd and UDP presence for that).
+  void remove_device(std::uint32_t index);
+  std::uint32_t find_device_any(std::uint64_t id) const;  // including removed ones
   std::uint32_t group_index(const std::string& name);  // creates the group when new
-  void put_account(const AccountRecord& a);
-  std::uint32_t find_account(std::uint64_t id) const;
+  std::uint32_t put_account(const AccountRecord& a);   // keeps a logged-in client's session
+  std::uint32_t find_account(std::uint64_t id) const;  // kNone when unknown or removed
+  void remove_account(std::uint32_t index);             // tombstone, as for devices
+  std::uint32_t find_account_any(std::uint64_t id) const;
 
   bool can_see(const AccountState& a, std::uint32_t group) const;
 

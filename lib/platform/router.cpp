@@ -708,17 +708,39 @@ void Router::add_terminal(std::uint32_t a, const Source& src, const ai::FrameVie
     rec.description = "added by account " + std::to_string(acc_id);
     if (reg_.find_device(rec.id) != kNone) refused = "exists";
   }
-  if (!refused && store_) {
-    if (auto r = store_->insert_device(rec); !r) refused = "store_failed";
-  }
   if (refused) {
     log_.session(EventLog::Line("add_terminal_refused").add("account", acc_id).add("reason", refused));
     return reply(src, f, ai::status::fail, {}, tok);
   }
-  reg_.put_device(rec);
-  ++terminals_added_[acc_id];
-  log_.session(EventLog::Line("add_terminal").add("account", acc_id).add("device", ai::format_device(rec.id)).add("group", rec.group));
-  reply(src, f, ai::status::ok, {}, tok);
+  ++terminals_added_[acc_id];  // counted now, so requests in flight cannot pass the quota
+  // The reply waits for the write; the frame `f` is gone by then, so keep what it needs.
+  auto finish = [this, a, acc_id, tok, rec, fd = src.fd, cls = f.cls, cmd = f.cmd, seq = f.seq,
+                 device = f.device](const char* why) {
+    if (why) {
+      --terminals_added_[acc_id];
+      log_.session(EventLog::Line("add_terminal_refused").add("account", acc_id).add("reason", why));
+    } else {
+      reg_.put_device(rec);
+      log_.session(EventLog::Line("add_terminal").add("account", acc_id).add("device", ai::format_device(rec.id)).add("group", rec.group));
+    }
+    // Answer only the session that asked, if it is still there (not closed, not re-logged).
+    const AccountState& acc = reg_.account(a);
+    if (!live(fd) || sess(fd).kind != Kind::client || sess(fd).ref != a || acc.fd != fd || acc.token != tok) return;
+    ai::FrameView req{cls, cmd, seq, 0, ai::status::request, device, {}, {}};
+    reply(Source{false, fd, {}}, req, why ? ai::status::fail : ai::status::ok, {}, tok);
+  };
+  if (!store_) return finish(nullptr);
+  store_->insert_device(rec, std::move(finish));
+}
+
+void Router::revoke_device(std::uint32_t d, std::string_view reason) {
+  const DeviceState& dev = reg_.device(d);
+  if (dev.fd >= 0) close(dev.fd, reason);
+  if (reg_.device(d).udp_live) udp_expire(d, reason);
+}
+
+void Router::revoke_account(std::uint32_t a, std::string_view reason) {
+  if (reg_.account(a).fd >= 0) close(reg_.account(a).fd, reason);
 }
 
 // ---- time ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,11 +54,16 @@ struct Source {
 };
 
 // Persists the devices clients register (platform.add_terminal). Optional: without one the
-// device lives until the server stops. Keeps the router free of SQLite.
+// device lives until the server stops. Keeps the router free of SQLite, and the loop free of
+// waiting on it: the write happens elsewhere (the server's registry writer thread) and
+// `done` runs later on the loop's thread, with nullptr once the device is durable, or the
+// reason it was refused ("exists", "store_failed"). It may also run before insert_device
+// returns.
 class TerminalStore {
  public:
+  using Done = std::function<void(const char* refused)>;
   virtual ~TerminalStore() = default;
-  virtual Result<void> insert_device(const DeviceRecord& d) = 0;  // fails when the id exists
+  virtual void insert_device(const DeviceRecord& d, Done done) = 0;  // refused when the id exists
 };
 
 class Router {
@@ -96,6 +102,10 @@ class Router {
   // Timeouts of TCP sessions, UDP presences and routes; expiry of the throttle table.
   void sweep();
   void shutdown();
+  // The registry file changed under a logged-in device or account (removed, disabled, new
+  // password): end its sessions, TCP and UDP, with that reason.
+  void revoke_device(std::uint32_t d, std::string_view reason);
+  void revoke_account(std::uint32_t a, std::string_view reason);
 
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }

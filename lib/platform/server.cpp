@@ -10,29 +10,19 @@
 #include <cstdio>
 #include <cstring>
 
-#include "platform/store.hpp"
+#include "platform/live_registry.hpp"
 
 namespace m2m::platform {
 
 namespace {
 constexpr std::size_t kReadBuffer = 64 * 1024;
 constexpr int kReservedFds = 16;  // stdio, epoll, listeners, the registry file and its journal, slack
-
-// platform.add_terminal writes through the registry file.
-class StoreTerminals final : public TerminalStore {
- public:
-  explicit StoreTerminals(Store& s) : store_(s) {}
-  Result<void> insert_device(const DeviceRecord& d) override { return store_.put_device(d, Store::Mode::insert); }
-
- private:
-  Store& store_;
-};
 }  // namespace
 
-Server::Server(Registry& registry, Store* store, ServerOptions options)
+Server::Server(Registry& registry, ServerOptions options)
     : opt_(options),
       log_(options.quiet),
-      terminals_(store ? std::make_unique<StoreTerminals>(*store) : nullptr),
+      terminals_(make_terminals(*this)),
       router_(registry, terminals_.get(), opt_, *this, *this, log_),
       scratch_(options.crc),
       reg_(registry) {
@@ -115,6 +105,8 @@ int Server::run(const std::atomic<bool>& stop) {
         accept_ready();
       } else if (fd == udp_.get()) {
         udp_ready();
+      } else if (live_ && fd == registry_fd()) {
+        registry_ready();
       } else {
         if (what & EPOLLOUT) conn_writable(fd);
         if (what & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(fd);

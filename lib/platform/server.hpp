@@ -32,7 +32,7 @@
 
 namespace m2m::platform {
 
-class Store;
+class LiveRegistry;
 
 struct ServerOptions : RouterOptions {
   net::Endpoint listen{0x7F000001, 8266};
@@ -45,8 +45,13 @@ struct ServerOptions : RouterOptions {
 
 class Server final : Outbox, Clock {
  public:
-  Server(Registry& registry, Store* store, ServerOptions options);
+  explicit Server(Registry& registry, ServerOptions options);
   ~Server() override;
+
+  // Follows the registry file (server_registry.cpp): what other processes commit takes effect
+  // within a second, and platform.add_terminal is written there off the loop. Call after
+  // open(); without it, devices clients add live until the server stops.
+  Result<void> follow(const std::string& registry_path);
 
   // Binds the sockets and raises the file limit; the listening event is written by run().
   Result<void> open();
@@ -76,6 +81,11 @@ class Server final : Outbox, Clock {
   bool over_ip_cap(std::uint32_t ip);
   void capacity_event(const char* reason, const net::Endpoint& from);
   void write_stats();
+  // server_registry.cpp
+  class Terminals;
+  static std::unique_ptr<TerminalStore> make_terminals(Server& server);
+  int registry_fd() const;
+  void registry_ready();
 
   ServerOptions opt_;
   EventLog log_;
@@ -97,6 +107,7 @@ class Server final : Outbox, Clock {
   ai::Deframer scratch_;                    // shared while no frame is split
   Bytes rx_;                                // shared read buffer
   Registry& reg_;
+  std::unique_ptr<LiveRegistry> live_;      // last: its writer thread stops first
 };
 
 }  // namespace m2m::platform

@@ -10,6 +10,7 @@ std::int64_t to_sql(std::uint64_t id) { return static_cast<std::int64_t>(id); }
 std::uint64_t from_sql(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 
 constexpr const char* kSchema = R"(
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS groups(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE);
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS accounts(
   enabled INTEGER NOT NULL DEFAULT 1,
   description TEXT NOT NULL DEFAULT '');
 PRAGMA user_version = 1;
+COMMIT;
 )";
 
 ai::Password to_password(const Bytes& b) {
@@ -39,14 +41,26 @@ template <class T>
 unexpected<Error> pass(Result<T>& r) { return unexpected(std::move(r).error()); }
 }  // namespace
 
-Result<Store> Store::open(const std::string& path, bool create) {
-  auto db = Database::open(path, create);
+Result<Store> Store::open(const std::string& path, Access access) {
+  auto db = Database::open(path, access);
   if (!db) return pass(db);
   Store s;
   s.db_ = std::move(*db);
-  if (auto r = s.db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !r)
-    return unexpected(r.error());
-  if (auto r = s.db_.exec(kSchema); !r) return unexpected(r.error());
+  auto version = s.db_.query_int("PRAGMA user_version");
+  if (!version) return pass(version);
+  if (access != Access::read_only) {
+    // Each statement here writes only when the file is new: an existing registry opened for
+    // writing takes no lock until the command's own write.
+    auto mode = s.db_.query_int("SELECT journal_mode = 'wal' FROM pragma_journal_mode");
+    if (!mode) return pass(mode);
+    if (!*mode)
+      if (auto r = s.db_.exec("PRAGMA journal_mode=WAL"); !r) return unexpected(r.error());
+    if (auto r = s.db_.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !r) return unexpected(r.error());
+    if (*version < 1)
+      if (auto r = s.db_.exec(kSchema); !r) return unexpected(r.error());
+  } else if (*version < 1) {
+    return fail(ErrorKind::io, path + ": not a registry (no devices or accounts tables)");
+  }
   auto prep = [&](Statement& st, std::string_view sql) -> Result<void> {
     auto p = s.db_.prepare(sql);
     if (!p) return pass(p);

@@ -1,6 +1,8 @@
-// The registry file: devices, groups and client accounts in one SQLite database (created on
-// first use). The offline subcommands edit it; the server loads it at start and writes the
-// devices that clients register at run time (platform.add_terminal).
+// The registry file: devices, groups and client accounts in one SQLite database in WAL mode,
+// so readers never wait for a writer and writers queue behind each other (busy timeout).
+// Only a writing command creates the file. The offline subcommands edit it; the server loads
+// it at start, follows other processes' changes (registry_sync) and writes the devices that
+// clients register at run time (platform.add_terminal) from its writer thread (store_writer).
 #pragma once
 
 #include <functional>
@@ -14,7 +16,10 @@ namespace m2m::platform {
 
 class Store {
  public:
-  static Result<Store> open(const std::string& path, bool create = true);
+  using Access = Database::Access;
+  // read_only opens without writing anything (not even the schema); the others create the
+  // schema when the file has none yet.
+  static Result<Store> open(const std::string& path, Access access = Access::create);
 
   enum class Mode { insert, upsert };  // insert fails when the id exists
   Result<void> put_device(const DeviceRecord& d, Mode mode);

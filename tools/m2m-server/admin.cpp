@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +25,14 @@ int fail_with(const Error& e, int code = cli::failure) {
   return code;
 }
 
+std::string record_name(const platform::DeviceRecord& d) { return "device " + ai::format_device(d.id); }
+std::string record_name(const platform::AccountRecord& a) { return "account " + std::to_string(a.id); }
+
 CLI::App* leaf(CLI::App& parent, const char* name, const char* desc, AdminOptions& o) {
   auto* c = parent.add_subcommand(name, desc);
-  c->add_option("--db", o.db, "registry file (SQLite; created when missing)")->type_name("FILE");
+  const bool creates = std::string_view(name) == "add" || std::string_view(name) == "import";
+  c->add_option("--db", o.db, creates ? "registry file (SQLite; created when missing)" : "registry file (SQLite; must exist)")
+      ->type_name("FILE");
   return c;
 }
 
@@ -36,53 +43,98 @@ void add_common_record_options(CLI::App& c, AdminOptions& o) {
   c.add_flag("--replace", o.replace, "overwrite an existing record with the same id");
 }
 
-// Reads CSV from stdin: a header row equal to `header`, then one record per line; all rows go
-// in one transaction (all or nothing).
-template <class Parse, class Put>
-int import_csv(Store& store, std::string_view header, std::string_view what, Parse parse, Put put) {
+// Which commands may create the registry file: only those that write records. A read (list,
+// export) or a remove of a file that is not there is an error naming the file.
+Store::Access access_for(const std::string& leaf) {
+  if (leaf == "add" || leaf == "import") return Store::Access::create;
+  if (leaf == "remove") return Store::Access::read_write;
+  return Store::Access::read_only;
+}
+
+std::string line_ref(std::uint64_t line) { return "stdin:" + std::to_string(line); }
+
+// Reads CSV from stdin: a header row equal to `header`, then one record per row (a quoted
+// field may span lines). Everything is read and checked before the registry is opened, so a
+// command that writes our input (`device export | device import` on one file) never waits
+// for a lock we hold, and bad input leaves the file as it was. All rows then go in one
+// transaction (all or nothing). An id given twice is an error: which row should win is the
+// user's decision, not ours.
+template <class Record, class Parse, class Put>
+int import_csv(const std::string& db, std::string_view header, std::string_view what, Parse parse, Put put) {
   auto t0 = std::chrono::steady_clock::now();
-  platform::Transaction tx(store.db());
-  if (auto r = tx.begin(); !r) return fail_with(r.error());
-  std::string line;
-  std::uint64_t lineno = 0, count = 0;
-  while (std::getline(std::cin, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (lineno == 1) {
-      if (line != header) {
-        cli::error(kProg, "stdin:1: expected the header row '" + std::string(header) + "'");
-        return cli::protocol;
-      }
-      continue;
-    }
-    if (line.empty()) continue;
-    auto fields = platform::parse_csv_line(line);
-    auto rec = fields ? parse(*fields) : decltype(parse(*fields))(unexpected(fields.error()));
-    if (!rec) {
-      cli::error(kProg, "stdin:" + std::to_string(lineno) + ": " + rec.error().message + " (nothing imported)");
+  platform::CsvReader reader(std::cin);
+  std::vector<std::string> fields;
+  std::vector<Record> records;
+  std::vector<std::uint64_t> lines;
+  bool seen_header = false;
+  for (;;) {
+    auto more = reader.next(fields);
+    if (!more) {
+      cli::error(kProg, line_ref(more.error().offset) + ": " + more.error().message + " (nothing imported)");
       return cli::protocol;
     }
-    if (auto r = put(*rec); !r) {
-      cli::error(kProg, "stdin:" + std::to_string(lineno) + ": " + r.error().message + " (nothing imported)");
-      return cli::failure;
+    if (!*more) break;
+    if (!seen_header) {
+      if (platform::join_csv(fields) != header) {
+        cli::error(kProg, line_ref(reader.record_line()) + ": expected the header row '" + std::string(header) + "'");
+        return cli::protocol;
+      }
+      seen_header = true;
+      continue;
     }
-    ++count;
+    if (fields.size() == 1 && fields[0].empty()) continue;  // a blank line
+    auto rec = parse(fields);
+    if (!rec) {
+      cli::error(kProg, line_ref(reader.record_line()) + ": " + rec.error().message + " (nothing imported)");
+      return cli::protocol;
+    }
+    records.push_back(std::move(*rec));
+    lines.push_back(reader.record_line());
   }
-  if (lineno == 0) {
+  if (!seen_header) {
     cli::error(kProg, "stdin: empty input, expected the header row '" + std::string(header) + "'");
     return cli::protocol;
   }
+  std::unordered_map<std::uint64_t, std::size_t> first;  // id -> row index
+  std::size_t dups = 0;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    auto [it, fresh] = first.try_emplace(records[i].id, i);
+    if (fresh) continue;
+    if (++dups <= 20)
+      cli::error(kProg, line_ref(lines[i]) + ": " + record_name(records[i]) + " again (first on line " +
+                            std::to_string(lines[it->second]) + ")");
+  }
+  if (dups) {
+    cli::error(kProg, "stdin: " + std::to_string(dups) + " duplicate id" + (dups == 1 ? "" : "s") +
+                          (dups > 20 ? " (the first 20 shown)" : "") + ", nothing imported");
+    return cli::protocol;
+  }
+  auto store = Store::open(db, Store::Access::create);
+  if (!store) return fail_with(store.error());
+  platform::Transaction tx(store->db());
+  if (auto r = tx.begin(); !r) return fail_with(r.error());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (auto r = put(*store, records[i]); !r) {
+      cli::error(kProg, line_ref(lines[i]) + ": " + r.error().message + " (nothing imported)");
+      return cli::failure;
+    }
+  }
   if (auto r = tx.commit(); !r) return fail_with(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "%s: imported %llu %.*s in %.2fs\n", kProg.data(), static_cast<unsigned long long>(count),
+  std::fprintf(stderr, "%s: imported %zu %.*s in %.2fs\n", kProg.data(), records.size(),
                static_cast<int>(what.size()), what.data(), secs);
   return cli::ok;
 }
 
 int device_command(const CLI::App& cmd, const AdminOptions& o) {
-  auto store = Store::open(o.db);
-  if (!store) return fail_with(store.error());
   const std::string name = cmd.get_name();
+  if (name == "import")
+    return import_csv<platform::DeviceRecord>(
+        o.db, platform::kDeviceCsvHeader, "devices",
+        [](const std::vector<std::string>& f) { return platform::device_from_csv(f); },
+        [](Store& st, const platform::DeviceRecord& d) { return st.put_device(d, Store::Mode::upsert); });
+  auto store = Store::open(o.db, access_for(name));
+  if (!store) return fail_with(store.error());
   if (name == "add") {
     platform::DeviceRecord d;
     auto id = ai::parse_device(o.ids.at(0));
@@ -136,17 +188,18 @@ int device_command(const CLI::App& cmd, const AdminOptions& o) {
     std::fflush(stdout);
     return r ? cli::ok : fail_with(r.error());
   }
-  // import
-  return import_csv(
-      *store, platform::kDeviceCsvHeader, "devices",
-      [](const std::vector<std::string>& f) { return platform::device_from_csv(f); },
-      [&](const platform::DeviceRecord& d) { return store->put_device(d, Store::Mode::upsert); });
+  return fail_with(Error{ErrorKind::bad_value, 0, "unknown subcommand " + name}, cli::usage);
 }
 
 int account_command(const CLI::App& cmd, const AdminOptions& o) {
-  auto store = Store::open(o.db);
-  if (!store) return fail_with(store.error());
   const std::string name = cmd.get_name();
+  if (name == "import")
+    return import_csv<platform::AccountRecord>(
+        o.db, platform::kAccountCsvHeader, "accounts",
+        [](const std::vector<std::string>& f) { return platform::account_from_csv(f); },
+        [](Store& st, const platform::AccountRecord& a) { return st.put_account(a, Store::Mode::upsert); });
+  auto store = Store::open(o.db, access_for(name));
+  if (!store) return fail_with(store.error());
   auto parse_id = [](const std::string& s) -> Result<std::uint64_t> {
     auto a = platform::account_from_csv({s, "", "0000000000000000", "", "1", ""});
     if (!a) return unexpected(a.error());
@@ -196,10 +249,7 @@ int account_command(const CLI::App& cmd, const AdminOptions& o) {
         [](const platform::AccountRecord& a) { cli::write_line(platform::join_csv(platform::account_to_csv(a))); });
     return r ? cli::ok : fail_with(r.error());
   }
-  return import_csv(
-      *store, platform::kAccountCsvHeader, "accounts",
-      [](const std::vector<std::string>& f) { return platform::account_from_csv(f); },
-      [&](const platform::AccountRecord& a) { return store->put_account(a, Store::Mode::upsert); });
+  return fail_with(Error{ErrorKind::bad_value, 0, "unknown subcommand " + name}, cli::usage);
 }
 }  // namespace
 

@@ -89,25 +89,34 @@ int serve(ServeArgs& a) {
     cli::error(kProg, "--udp-trust: expected same-ip or any, not '" + a.udp_trust + "'");
     return cli::usage;
   }
-  auto store = platform::Store::open(a.db);
-  if (!store) {
-    cli::error(kProg, store.error().message);
-    return cli::failure;
-  }
+  // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
+  // platform on an empty registry that refuses every login. This connection only loads the
+  // registry; the server's writer thread opens its own to follow and write the file.
   platform::Registry reg;
-  if (auto r = store->each_device([&](const platform::DeviceRecord& d) { reg.put_device(d); }); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
-  }
-  if (auto r = store->each_account([&](const platform::AccountRecord& acc) { reg.put_account(acc); }); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
+  {
+    auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
+    if (!store) {
+      cli::error(kProg, store.error().message);
+      return cli::failure;
+    }
+    if (auto r = store->each_device([&](const platform::DeviceRecord& d) { reg.put_device(d); }); !r) {
+      cli::error(kProg, r.error().message);
+      return cli::failure;
+    }
+    if (auto r = store->each_account([&](const platform::AccountRecord& acc) { reg.put_account(acc); }); !r) {
+      cli::error(kProg, r.error().message);
+      return cli::failure;
+    }
   }
   install_stop_signals();
-  platform::Server server(reg, &*store, a.opt);
+  platform::Server server(reg, a.opt);
   if (auto r = server.open(); !r) {
     cli::error(kProg, r.error().message);
     return cli::unavailable;
+  }
+  if (auto r = server.follow(a.db); !r) {
+    cli::error(kProg, r.error().message);
+    return cli::failure;
   }
   return server.run(g_stop) == 0 ? cli::ok : cli::failure;
 }
@@ -129,7 +138,7 @@ int main(int argc, char** argv) {
 
   ServeArgs s;
   auto* sv = app.add_subcommand("serve", "run the platform (the default subcommand)");
-  sv->add_option("--db", s.db, "registry file (SQLite; created when missing)")->type_name("FILE");
+  sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it)")->type_name("FILE");
   sv->add_option("--listen", s.listen, "TCP and UDP address to serve on")->type_name("HOST:PORT");
   cli::add_duration(*sv, "--heartbeat-interval", s.opt.heartbeat_interval,
                     "devices' heartbeat interval; sessions silent for 3 intervals are closed");
