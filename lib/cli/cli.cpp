@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "cli/progress.hpp"
 #include "core/units.hpp"
 #include "core/version.hpp"
 
@@ -16,6 +17,28 @@ const char* const kExitCodesHelp =
     "Exit status: 0 ok, 1 runtime failure, 2 usage error, 3 protocol/decode error,\n"
     "4 timed out, 5 refused (login rejected, status fail), 6 device or port unavailable,\n"
     "130 interrupted.";
+
+int exit_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::bad_escape:
+    case ErrorKind::bad_length:
+    case ErrorKind::bad_crc:
+    case ErrorKind::too_long:
+    case ErrorKind::truncated:
+    case ErrorKind::garbage:
+    case ErrorKind::bad_value:
+    case ErrorKind::bad_hex:
+    case ErrorKind::bad_json:
+    case ErrorKind::bad_checksum: return protocol;
+    case ErrorKind::io: return failure;
+    case ErrorKind::timeout: return timed_out;
+    case ErrorKind::refused: return refused;
+    case ErrorKind::closed:
+    case ErrorKind::unavailable: return unavailable;
+    case ErrorKind::interrupted: return interrupted_exit;
+  }
+  return failure;
+}
 
 void error(std::string_view prog, std::string_view message) {
   std::fprintf(stderr, "%.*s: error: %.*s\n", static_cast<int>(prog.size()), prog.data(),
@@ -111,7 +134,7 @@ std::string timestamp_now() {
 
 bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
-bool color_allowed() { return stdout_is_terminal() && std::getenv("NO_COLOR") == nullptr; }
+bool color_allowed() { return stdout_is_terminal() && !no_color_requested(); }
 
 namespace {
 std::atomic<bool> g_interrupted{false};

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/crc16.hpp"
+#include "core/error.hpp"
 
 namespace m2m::cli {
 
@@ -23,8 +24,15 @@ enum Exit : int {
   timed_out = 4,
   refused = 5,      // login rejected, status fail
   unavailable = 6,  // device or port unavailable
+  goal_missed = 7,  // the run worked but a stated goal did not hold (m2m-loadtest --slo, …)
   interrupted_exit = 130,
 };
+
+// The one mapping from the shared error vocabulary to the exit-code table: decode and content
+// errors are 3, io 1, timeout 4, refused 5, closed/unavailable 6, interrupted 130. Usage
+// errors are found while parsing options and exit 2 there, whatever their kind.
+int exit_code(ErrorKind kind);
+inline int exit_code(const Error& e) { return exit_code(e.kind); }
 
 // The exit-status section text shared by man pages and --help footers.
 extern const char* const kExitCodesHelp;

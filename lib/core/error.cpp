@@ -15,6 +15,11 @@ std::string_view to_string(ErrorKind k) {
     case ErrorKind::bad_json: return "bad_json";
     case ErrorKind::bad_checksum: return "bad_checksum";
     case ErrorKind::io: return "io";
+    case ErrorKind::timeout: return "timeout";
+    case ErrorKind::closed: return "closed";
+    case ErrorKind::unavailable: return "unavailable";
+    case ErrorKind::refused: return "refused";
+    case ErrorKind::interrupted: return "interrupted";
   }
   return "unknown";
 }

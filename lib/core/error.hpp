@@ -25,8 +25,16 @@ enum class ErrorKind : std::uint8_t {
   bad_json,     // JSON that is not a frame object
   bad_checksum, // Gree checksum mismatch
   io,           // operating-system level failure (file, port, socket)
+  // sessions and networks (what a client or server run ends with; see cli::exit_code)
+  timeout,      // a bounded wait ran out
+  closed,       // the peer closed the connection
+  unavailable,  // the peer or port cannot be reached (refused connect, reset, unreachable)
+  refused,      // the peer answered no (login rejected, status fail)
+  interrupted,  // SIGINT/SIGTERM or a stop request
 };
 
+// The names above are the JSON `error` values of decode errors (m2m-protocol(7), JSON
+// INTERCHANGE): never rename one.
 std::string_view to_string(ErrorKind k);
 
 struct Error {

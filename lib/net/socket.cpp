@@ -1,12 +1,15 @@
 #include "net/socket.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace m2m::net {
 
@@ -59,6 +62,106 @@ FileLimit raise_file_limit() {
     if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
   }
   return {static_cast<unsigned long>(rl.rlim_cur), static_cast<unsigned long>(rl.rlim_max)};
+}
+
+// ---- Connection -------------------------------------------------------------------------
+namespace {
+
+bool is_unavailable(int err) {
+  return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH || err == ECONNRESET ||
+         err == EHOSTDOWN || err == ENETDOWN || err == EPIPE || err == ECONNABORTED;
+}
+
+unexpected<Error> errno_error(const std::string& what, int err) {
+  return fail(is_unavailable(err) ? ErrorKind::unavailable : ErrorKind::io, what + ": " + std::strerror(err));
+}
+
+int millis_until(Deadline d) {
+  constexpr int kSlice = 100;  // wake up this often to look at the stop check
+  if (d == kNoDeadline) return kSlice;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - std::chrono::steady_clock::now()).count();
+  if (left <= 0) return 0;
+  return left > kSlice ? kSlice : static_cast<int>(left);
+}
+
+}  // namespace
+
+Result<void> Connection::wait(short events, Deadline deadline) {
+  for (;;) {
+    if (stop_ && stop_()) return fail(ErrorKind::interrupted, "interrupted");
+    pollfd p{fd_.get(), events, 0};
+    int r = ::poll(&p, 1, millis_until(deadline));
+    if (r > 0) return {};  // ready, or an error/hang-up the next call reports
+    if (r < 0 && errno != EINTR) return errno_error("poll", errno);
+    if (r == 0 && deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline)
+      return fail(ErrorKind::timeout, "timed out");
+  }
+}
+
+Result<void> Connection::open(const HostPort& to, bool udp, Deadline deadline) {
+  udp_ = udp;
+  auto addrs = resolve(to, udp);
+  if (!addrs) return unexpected(std::move(addrs).error());
+  std::optional<Error> last;
+  for (const Address& a : *addrs) {
+    Fd fd(::socket(a.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+      last = errno_error("socket", errno).error();
+      continue;
+    }
+    fd_ = std::move(fd);
+    peer_ = format_address(a);
+    if (::connect(fd_.get(), a.sockaddr_ptr(), a.length()) != 0) {
+      if (errno != EINPROGRESS) {
+        last = errno_error("connect " + peer_, errno).error();
+        continue;
+      }
+      if (auto w = wait(POLLOUT, deadline); !w) {
+        if (w.error().kind == ErrorKind::timeout) w.error().message = "connect " + peer_ + ": timed out";
+        return w;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        last = errno_error("connect " + peer_, err).error();
+        continue;
+      }
+    }
+    if (!udp) {
+      int one = 1;
+      ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // frames are small and interactive
+    }
+    return {};
+  }
+  return unexpected(last.value_or(Error{ErrorKind::unavailable, 0, "connect " + format_host_port(to) + ": no address"}));
+}
+
+Result<void> Connection::send(ByteView bytes, Deadline deadline) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::send(fd_.get(), bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      if (udp_) break;  // a datagram goes whole or not at all
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return errno_error("send to " + peer_, errno);
+    if (auto w = wait(POLLOUT, deadline); !w) return w;
+  }
+  return {};
+}
+
+Result<std::size_t> Connection::receive(std::span<std::uint8_t> buf, Deadline deadline) {
+  for (;;) {
+    ssize_t r = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    if (r > 0) return static_cast<std::size_t>(r);
+    if (r == 0 && !udp_) return fail(ErrorKind::closed, "connection closed by " + peer_);
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      return errno_error("receive from " + peer_, errno);
+    if (auto w = wait(POLLIN, deadline); !w) return unexpected(std::move(w).error());
+  }
 }
 
 }  // namespace m2m::net

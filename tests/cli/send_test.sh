@@ -112,6 +112,13 @@ for args in "" "no.such.type" "link.login --seq lots" "link.login --out yaml" "-
   run 2 "$SEND" $args </dev/null
   expect_match "usage error for '$args'" '^m2m-send: error:' "$(cat err)"
 done
+# --server addresses: one parser (net::parse_host_port); a bad port is a usage error, never a wrap
+run 2 "$SEND" -s 127.0.0.1:99999 --device FED24A --password text:1 link.heartbeat
+expect_match "port out of range" "^m2m-send: error: --server: '127.0.0.1:99999': port 99999 is out of range" "$(cat err)"
+for addr in "127.0.0.1:" "127.0.0.1:80x" "[::1" "[::1]:70000" "::1:80:x" ":8266"; do
+  run 2 "$SEND" -s "$addr" --device FED24A --password text:1 link.heartbeat
+  expect_match "usage error for -s '$addr'" '^m2m-send: error: --server: ' "$(cat err)"
+done
 run 0 "$SEND" --help
 expect_match "help lists body flags" -- '--password' "$(cat out)"
 run 0 "$SEND" --version

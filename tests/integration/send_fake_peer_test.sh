@@ -154,6 +154,19 @@ wait "${PIDS[-1]}" 2>/dev/null || true
 run 6 "$SEND" --server "$SERVER" "${DEV[@]}" link.heartbeat -t 2s
 expect_match "refused message" "^m2m-send: error: connect 127.0.0.1:$PORT: .*refused" "$(cat err)"
 
+# 12b. IPv6: the same session over [::1] (TCP and UDP), the peer printed in brackets
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+  start_peer --ipv6
+  SERVER6="[::1]:$PORT"
+  run 0 "$SEND" --server "$SERVER6" "${DEV[@]}" link.heartbeat -t 3s
+  expect_eq "ipv6 reply" '"link.heartbeat"' "$(jf 'j["type"]' 2)"
+  expect_eq "ipv6 peer" "\"$SERVER6\"" "$(jf 'j["peer"]' 2)"
+  run 0 "$SEND" --server "$SERVER6" --udp "${DEV[@]}" link.heartbeat -t 3s
+  expect_eq "ipv6 udp reply" '"ok"' "$(jf 'j["status"]' 2)"
+else
+  echo "send_fake_peer_test: no IPv6 loopback here; the [::1] case is skipped" >&2
+fi
+
 # 13. usage errors
 run 2 "$SEND" link.heartbeat -n 3
 expect_match "-n needs --server" '^m2m-send: error: .*needs --server' "$(cat err)"

@@ -14,6 +14,22 @@ expect_rc() { # expect_rc WANT CMD...
   [ "$rc" = "$want" ] || fail "exit status of $* is $rc, expected $want; stderr: $(cat "$work/err")"
 }
 field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2])-1])[sys.argv[3]])' "$@"; }
+# last_event EVENT KEY=VALUE... MEMBER: MEMBER of the last such event
+last_event() {
+  python3 - "$work/server.log" "$@" <<'PY'
+import json, sys
+log, event, wants, member = sys.argv[1], sys.argv[2], [a.split("=", 1) for a in sys.argv[3:-1]], sys.argv[-1]
+found = None
+for line in open(log):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    if j.get("event") == event and all(str(j.get(k)) == v for k, v in wants):
+        found = j.get(member)
+print(found)
+PY
+}
 
 db=$work/m2m.db
 printf 'id,password,group,enabled,description\n0000000000FED24A,text:123,lab,1,a\n00000000075BCD15,text:456,lab,1,b\n0000000000000BAD,text:789,lab,0,disabled\n0000000000000C0C,text:000,other,1,other group\n' |
@@ -37,24 +53,45 @@ expect_rc 0 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FE
 token=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["body"]["token"])' "$work/out")
 [ "$(field "$work/out" 2 token)" = "$token" ] || fail "heartbeat reply does not carry the issued token"
 
-# Refusals: wrong password and disabled device exit 5; nothing listening exits 6.
+# Refusals: wrong password and disabled device exit 5; nothing listening exits 6. Each says
+# why: m2m-send names the login and the status, the server's event names the reason.
 expect_rc 5 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FED24A --password text:999 link.heartbeat -t 3s
+grep -q '^m2m-send: error: login of 0000000000FED24A rejected (status fail)$' "$work/err" || fail "wrong password: $(cat "$work/err")"
+[ "$(last_event login_rejected device=0000000000FED24A reason)" = bad_password ] || fail "wrong password: server reason is not bad_password"
 expect_rc 5 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000000BAD --password text:789 link.heartbeat -t 3s
+grep -q '^m2m-send: error: login of 0000000000000BAD rejected (status fail)$' "$work/err" || fail "disabled device: $(cat "$work/err")"
+[ "$(last_event login_rejected device=0000000000000BAD reason)" = disabled ] || fail "disabled device: server reason is not disabled"
+expect_rc 5 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --account 1 --password text:no --listen -t 3s
+grep -q '^m2m-send: error: login of 0000000000000001 rejected (status fail)$' "$work/err" || fail "wrong account password: $(cat "$work/err")"
+[ "$(last_event login_rejected account=1 reason)" = bad_password ] || fail "wrong account password: server reason is not bad_password"
 expect_rc 6 timeout 10 "$BIN_DIR/m2m-send" --server 127.0.0.1:1 --device 0000000000FED24A --password text:123 link.heartbeat -t 2s
+grep -Eq '^m2m-send: error: connect 127\.0\.0\.1:1: .*refused' "$work/err" || fail "nothing listening: $(cat "$work/err")"
 
 # A listening device gets nothing within its bound: exit 4.
 expect_rc 4 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 00000000075BCD15 --password text:456 --listen -n 1 -t 500ms
 
 # Relay within the group reaches the listening target with the sender's id in the body.
-timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 00000000075BCD15 --password text:456 --listen -n 1 -t 5s >"$work/target.out" &
+# Wait for these two logins themselves (the target has logged in before, above), so the relay
+# cannot run before the target listens. grep, not python: this loop must be quick on a busy machine.
+logins_of() { grep -cE "\"event\":\"login\",\"$1\":$2[,}]" "$work/server.log" || true; }
+target_logins=$(logins_of device '"00000000075BCD15"')
+operator_logins=$(logins_of account 1)
+timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 00000000075BCD15 --password text:456 --listen -n 1 -t 8s >"$work/target.out" &
 listener=$!
-timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --account 1 --password text:op --listen -n 1 -t 5s >"$work/operator.out" &
+timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --account 1 --password text:op --listen -n 1 -t 8s >"$work/operator.out" &
 operator=$!
-for _ in $(seq 100); do [ "$(grep -c '"event":"login"' "$work/server.log")" -ge 3 ] && break; sleep 0.05; done
+for _ in $(seq 100); do
+  [ "$(logins_of device '"00000000075BCD15"')" -gt "$target_logins" ] && [ "$(logins_of account 1)" -gt "$operator_logins" ] && break
+  sleep 0.05
+done
+[ "$(logins_of device '"00000000075BCD15"')" -gt "$target_logins" ] || fail "relay target did not log in: $(cat "$work/server.log")"
+[ "$(logins_of account 1)" -gt "$operator_logins" ] || fail "operator did not log in: $(cat "$work/server.log")"
 expect_rc 0 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FED24A --password text:123 data.relay --target 00000000075BCD15 --text hello -t 3s
 [ "$(field "$work/out" 2 status)" = ok ] || fail "relay not acknowledged ok: $(cat "$work/out")"
-# Across groups the relay is refused: exit 5.
+# Across groups the relay is refused: exit 5, the reply says fail, the server says why.
+# (Checked after the uplink: the listeners' -t runs meanwhile.)
 expect_rc 5 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FED24A --password text:123 data.relay --target 0000000000000C0C --text hello -t 3s
+cp "$work/out" "$work/cross.out"
 expect_rc 0 timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device 0000000000FED24A --password text:123 data.uplink --text temp=23.5 -t 3s
 wait $listener || fail "relay target saw no frame: $(cat "$work/target.out")"
 wait $operator || fail "operator saw no uplink: $(cat "$work/operator.out")"
@@ -66,4 +103,8 @@ assert relay["body"] == {"peer": "0000000000FED24A", "payload": "68656C6C6F"}, r
 up = [json.loads(l) for l in open(sys.argv[2]) if '"data.uplink"' in l][0]
 assert up["device"] == "0000000000FED24A" and up["body"]["payload"] == "74656D703D32332E35", up
 PY
+[ "$(field "$work/cross.out" 2 type)" = data.relay ] && [ "$(field "$work/cross.out" 2 status)" = fail ] ||
+  fail "cross-group relay reply is not a fail: $(cat "$work/cross.out")"
+[ "$(last_event relay_refused from=0000000000FED24A to=0000000000000C0C reason)" = other_group ] ||
+  fail "cross-group relay: server reason is not other_group"
 echo "send_server_test: ok"

@@ -9,6 +9,7 @@
 
 #include "cli/hex_stream.hpp"
 #include "cli/output.hpp"
+#include "cli/record_writer.hpp"
 #include "m2m/deframer.hpp"
 
 namespace m2m::decode {
@@ -46,17 +47,15 @@ class StreamDecoder {
   void drain();
   void emit_frame(const ai::DeframeEvent& ev);
   void emit_error(const Error& e, ByteView raw, std::uint64_t skipped);
-  const nlohmann::json* extra();
 
   const Options& opt_;
   Totals& totals_;
   cli::RecordOutput& out_;
+  cli::RecordWriter writer_;
   std::string file_;
   ai::Deframer deframer_;
   cli::HexTextStream hex_;
   Bytes hex_bytes_;          // decoded hex text of the current chunk
-  std::string scratch_;      // compact JSON before --pretty indents it
-  nlohmann::json extra_;     // ts / file members
 };
 
 }  // namespace m2m::decode

@@ -10,6 +10,8 @@
 #include "frame_args.hpp"
 #include "frame_writer.hpp"
 #include "m2m/json.hpp"
+#include "m2m/messages.hpp"
+#include "net/endpoint.hpp"
 #include "session.hpp"
 #include "telematics_send.hpp"
 
@@ -59,8 +61,9 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Describe each frame built on stderr (one summary line)");
 
   // Network half: every flag below needs --server.
-  auto* server_opt = app.add_option("-s,--server", net.server, "Send to this platform (HOST:PORT) instead of writing the frame out;\n"
-                                                      "print every frame received as JSON Lines")
+  std::string server;
+  auto* server_opt = app.add_option("-s,--server", server, "Send to this platform (HOST:PORT, [IPv6]:PORT, or HOST for port 8266)\n"
+                                                           "instead of writing the frame out; print every frame received as JSON Lines")
                          ->type_name("HOST:PORT")
                          ->group("Network");
   std::vector<CLI::Option*> net_opts;
@@ -103,8 +106,16 @@ int main(int argc, char** argv) {
       return usage_error("--listen sends no frame of its own; drop TYPE/--stdin");
     if (!net.listen && !from_stdin && frame_args.type.empty() && !frame_args.json)
       return usage_error("nothing to send: give a TYPE, --json, --stdin or --listen");
-    for (auto& [key, value] : frame_args.body_fields)
-      if (key == "password") net.password = value;
+    auto where = net::parse_host_port(server);
+    if (!where) return usage_error("--server: " + where.error().message);
+    if (where->host.empty() || where->port == 0) return usage_error("--server: '" + server + "' names no host and port to connect to");
+    net.server = *where;
+    for (auto& [key, value] : frame_args.body_fields) {
+      if (key != "password") continue;
+      auto pw = ai::parse_password(value);
+      if (!pw) return usage_error("--password: " + pw.error().message);
+      net.password = *pw;
+    }
     if (frame_args.device) {
       auto d = ai::parse_device(*frame_args.device);
       if (!d) return usage_error("--device: " + d.error().message);

@@ -1,9 +1,8 @@
 #include "session.hpp"
 
 #include "cli/cli.hpp"
-#include "cli/json_pretty.hpp"
-#include "m2m/json.hpp"
 #include "core/units.hpp"
+#include "m2m/json.hpp"
 #include "m2m/messages.hpp"
 
 namespace m2m::send {
@@ -11,100 +10,101 @@ namespace {
 
 bool is_login(std::uint8_t cls, std::uint8_t cmd) { return cmd == 0x00 && (cls == ai::cls::link || cls == ai::cls::platform); }
 
-bool is_reply_to(const ai::FrameView& f, std::uint8_t cls, std::uint8_t cmd, std::uint16_t seq) {
-  return f.cls == cls && f.cmd == cmd && f.seq == seq && f.status != ai::status::request;
+std::uint64_t login_id(const SessionOptions& opt) { return opt.account ? *opt.account : opt.device.value_or(0); }
+
+// m2m-send is a diagnostic client: one attempt, no retries, every frame printed (a foreign
+// token is shown, not hidden), and the -t deadline bounds every wait, so the session itself
+// times nothing out.
+device::SessionConfig config_for(const SessionOptions& opt) {
+  device::SessionConfig c;
+  c.role = opt.account ? device::Role::account : device::Role::device;
+  c.reply_timeout = device::Millis(0);
+  c.heartbeat = opt.heartbeat;
+  c.heartbeat_after_any_send = true;
+  c.max_missed_heartbeats = 0;
+  c.max_attempts = 1;
+  c.retry_refused = false;
+  c.ignore_foreign_token = false;
+  return c;
 }
 
 }  // namespace
 
 Session::Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out)
-    : prog_(prog), opt_(opt), out_(out), deframer_(opt.crc), rx_(cli::kInputChunk) {}
+    : prog_(prog),
+      opt_(opt),
+      out_(out),
+      writer_(out, opt.pretty ? cli::RecordFormat::pretty : cli::RecordFormat::json),
+      cfg_(config_for(opt)),
+      session_(cfg_, login_id(opt), nullptr),
+      conn_(&cli::interrupted),
+      deframer_(opt.crc),
+      rx_(cli::kInputChunk) {}
 
-Deadline Session::deadline() const {
-  return opt_.timeout.count() > 0 ? Clock::now() + opt_.timeout : kNoDeadline;
+Session::Deadline Session::deadline() const {
+  return opt_.timeout.count() > 0 ? Clock::now() + opt_.timeout : net::kNoDeadline;
 }
 
-int Session::net_failure(NetStatus s, const std::string& doing) {
+int Session::failure(const Error& e, const std::string& doing) {
   out_.flush();
-  switch (s) {
-    case NetStatus::ok: return -1;
-    case NetStatus::timeout:
-      cli::error(prog_, (doing.empty() ? conn_.error() : doing + ": timed out") + " (-t " + format_duration(opt_.timeout) + ")");
+  switch (e.kind) {
+    case ErrorKind::interrupted: return cli::interrupted_exit;
+    case ErrorKind::timeout:
+      cli::error(prog_, (doing.empty() ? e.message : doing + ": timed out") + " (-t " + format_duration(opt_.timeout) + ")");
       return cli::timed_out;
-    case NetStatus::closed:
-    case NetStatus::unavailable:
-      cli::error(prog_, doing.empty() ? conn_.error() : doing + ": " + conn_.error());
-      return cli::unavailable;
-    case NetStatus::interrupted: return cli::interrupted_exit;
-    case NetStatus::failed:
-      cli::error(prog_, doing.empty() ? conn_.error() : doing + ": " + conn_.error());
-      return cli::failure;
+    default:
+      cli::error(prog_, doing.empty() ? e.message : doing + ": " + e.message);
+      return cli::exit_code(e);
   }
-  return cli::failure;
 }
 
 void Session::print_frame(const ai::FrameView& f, ByteView raw, const char* dir) {
-  nlohmann::json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", dir}};
-  std::string& out = out_.buffer();
-  if (opt_.pretty) {
-    scratch_.clear();
-    ai::append_frame_json(scratch_, f, raw, &extra);
-    cli::append_pretty_json(out, scratch_);
-  } else {
-    ai::append_frame_json(out, f, raw, &extra);
-  }
-  out.push_back('\n');
-  out_.end_record();
+  writer_.frame(f, raw, {true, conn_.peer(), dir, {}});
 }
 
 void Session::print_error(const Error& e, ByteView raw, std::uint64_t skipped) {
   saw_garbage_ = true;
-  nlohmann::ordered_json extra = {{"ts", cli::timestamp_now()}, {"peer", conn_.peer()}, {"dir", "rx"}};
-  const std::string head = extra.dump();
-  std::string body;  // keys in the documented order: v, error, offset, …
-    ai::append_error_json(body, e, raw, skipped);
-  scratch_.assign(head, 0, head.size() - 1);
-  scratch_.push_back(',');
-  scratch_.append(body, 1);
-  std::string& out = out_.buffer();
-  if (opt_.pretty) cli::append_pretty_json(out, scratch_);
-  else out += scratch_;
-  out.push_back('\n');
-  out_.end_record();
+  writer_.error(e, raw, skipped, {true, conn_.peer(), "rx", {}});
 }
 
-NetStatus Session::transmit(const ai::Frame& f) {
+Result<void> Session::transmit(const ai::FrameView& f) {
   wire_.clear();
-  if (auto r = ai::encode(f.view(), opt_.crc, wire_); !r) {
-    cli::error(prog_, r.error().message);
-    return NetStatus::failed;
-  }
-  if (opt_.verbose) print_frame(f.view(), wire_, "tx");
-  auto s = conn_.send(wire_, deadline());
-  last_tx_ = Clock::now();
-  return s;
+  // Kind io: a frame that cannot be encoded here is a failure of the run (exit 1), as before.
+  if (auto r = ai::encode(f, opt_.crc, wire_); !r) return fail(ErrorKind::io, r.error().message);
+  if (opt_.verbose) print_frame(f, wire_, "tx");
+  return conn_.send(wire_, deadline());
 }
 
-void Session::handle(const ai::DeframeEvent& ev, const Expect& expect, bool& matched, std::uint64_t& received) {
+void Session::send(const ai::FrameView& f) {
+  if (tx_error_) return;
+  if (auto r = transmit(f); !r) tx_error_ = r.error();
+}
+
+void Session::handle(const ai::DeframeEvent& ev, bool& matched, std::uint64_t& received) {
   if (!ev.ok) {
     print_error(ev.error, ev.raw, ev.skipped);
     return;
   }
   const ai::FrameView& f = ev.frame;
-  if (is_reply_to(f, opt_.account ? ai::cls::platform : ai::cls::link, 0x01, f.seq) &&
-      heartbeat_seqs_.erase(f.seq) > 0) {
+  const device::Event e = session_.on_frame(f, Clock::now());
+  if (e.kind == device::EventKind::heartbeat_ack) {
     if (opt_.verbose) print_frame(f, ev.raw, "rx");  // our keep-alive's answer: not news
     return;
   }
   print_frame(f, ev.raw, "rx");
   ++received;
-  if (expect.active && is_reply_to(f, expect.cls, expect.cmd, expect.seq)) {
-    matched = true;
-    last_reply_ = ai::Frame::from(f);
+  switch (e.kind) {
+    case device::EventKind::logged_in:
+    case device::EventKind::login_failed:
+    case device::EventKind::reply:
+      matched = true;
+      reply_status_ = f.status;
+      break;
+    default: break;
   }
 }
 
-Session::Wait Session::wait(const Expect& expect, std::uint64_t want, Deadline deadline) {
+Session::Wait Session::wait(std::uint64_t want, Deadline deadline) {
   bool matched = false;
   std::uint64_t received = 0;
   for (;;) {
@@ -112,10 +112,10 @@ Session::Wait Session::wait(const Expect& expect, std::uint64_t want, Deadline d
     if (rx_pending_) {
       ai::DeframeEvent ev;
       while (deframer_.next(ev)) {
-        handle(ev, expect, matched, received);
+        handle(ev, matched, received);
         if (want > 0 ? received >= want : matched) {
           out_.flush();
-          return Wait::matched;  // the rest of the chunk waits for the next wait()
+          return {};  // the rest of the chunk waits for the next wait()
         }
       }
       rx_pending_ = false;
@@ -123,98 +123,60 @@ Session::Wait Session::wait(const Expect& expect, std::uint64_t want, Deadline d
     }
     // Keep the session alive while we wait longer than the heartbeat interval.
     Deadline until = deadline;
-    if (opt_.heartbeat.count() > 0 && logged_in()) {
-      const Deadline due = last_tx_ + opt_.heartbeat;
-      if (due <= Clock::now()) {
-        ai::Frame hb;
-        hb.cls = opt_.account ? ai::cls::platform : ai::cls::link;
-        hb.cmd = 0x01;
-        hb.seq = next_seq();
-        hb.device = opt_.account ? *opt_.account : opt_.device.value_or(0);
-        hb.token = *token_;
-        heartbeat_seqs_.insert(hb.seq);
-        if (auto s = transmit(hb); s != NetStatus::ok) return to_wait(s);
-        continue;
-      }
-      if (due < until) until = due;
-    }
-    std::size_t n = 0;
-    const NetStatus s = conn_.receive(rx_, n, until);
-    if (s == NetStatus::timeout && until != deadline) continue;  // time for a heartbeat, not the end
-    if (s != NetStatus::ok) {
+    const device::Time next = session_.poll(Clock::now(), *this);
+    if (tx_error_) {
       out_.flush();
-      return to_wait(s);
+      return unexpected(*std::exchange(tx_error_, std::nullopt));
     }
-    deframer_.feed(ByteView(rx_.data(), n));
+    if (next < until) until = next;
+    auto n = conn_.receive(rx_, until);
+    if (!n) {
+      if (n.error().kind == ErrorKind::timeout && until != deadline) continue;  // time for a heartbeat, not the end
+      out_.flush();
+      return unexpected(std::move(n).error());
+    }
+    deframer_.feed(ByteView(rx_.data(), *n));
     rx_pending_ = true;
   }
 }
 
-Session::Wait Session::to_wait(NetStatus s) {
-  switch (s) {
-    case NetStatus::ok: return Wait::matched;
-    case NetStatus::timeout: return Wait::timeout;
-    case NetStatus::closed: return Wait::closed;
-    case NetStatus::unavailable: return Wait::unavailable;
-    case NetStatus::interrupted: return Wait::interrupted;
-    case NetStatus::failed: return Wait::failed;
-  }
-  return Wait::failed;
-}
-
 int Session::start(bool frame_is_login) {
-  if (auto s = conn_.open(opt_.server, opt_.udp, deadline()); s != NetStatus::ok)
-    return net_failure(s, "");
-  last_tx_ = Clock::now();
-  if (frame_is_login || !opt_.password) return -1;
+  if (auto r = conn_.open(opt_.server, opt_.udp, deadline()); !r) return failure(r.error(), "");
+  const bool log_in = opt_.password && !frame_is_login;
+  session_ = device::Session(cfg_, login_id(opt_), log_in ? &*opt_.password : nullptr);
+  session_.connected(Clock::now());
+  if (!log_in) return -1;
   return login();
 }
 
 int Session::login() {
-  ai::Frame f;
-  f.cls = opt_.account ? ai::cls::platform : ai::cls::link;
-  f.cmd = 0x00;
-  f.seq = next_seq();
-  f.device = opt_.account ? *opt_.account : opt_.device.value_or(0);
-  auto pw = ai::parse_password(*opt_.password);
-  if (!pw) {
-    cli::error(prog_, "--password: " + pw.error().message);
-    return cli::usage;
+  const std::string peer = conn_.peer();
+  session_.poll(Clock::now(), *this);  // the login goes out
+  if (tx_error_) return failure(*std::exchange(tx_error_, std::nullopt), "send login to " + peer);
+  reply_status_.reset();
+  if (auto w = wait(0, deadline()); !w) return failure(w.error(), "login at " + peer);
+  if (session_.logged_in()) {
+    reply_status_.reset();
+    return -1;
   }
-  f.data.assign(pw->begin(), pw->end());
-  if (auto s = transmit(f); s != NetStatus::ok) return net_failure(s, "send login to " + conn_.peer());
-  Expect e{f.cls, f.cmd, f.seq, true};
-  switch (wait(e, 0, deadline())) {
-    case Wait::matched: break;
-    case Wait::timeout: return net_failure(NetStatus::timeout, "login at " + conn_.peer());
-    case Wait::closed: return net_failure(NetStatus::closed, "login at " + conn_.peer());
-    case Wait::unavailable: return net_failure(NetStatus::unavailable, "login at " + conn_.peer());
-    case Wait::interrupted: return cli::interrupted_exit;
-    case Wait::failed: return net_failure(NetStatus::failed, "login at " + conn_.peer());
-  }
-  const ai::Frame& r = *last_reply_;
-  const ByteView d = r.data;
-  if (r.status != ai::status::ok || d.empty() || d.size() != 1u + d[0]) {
-    cli::error(prog_, "login of " + ai::format_device(f.device) + " rejected (status " + ai::status_name(r.status) + ")");
-    return r.status == ai::status::ok ? cli::protocol : cli::refused;
-  }
-  token_ = Bytes(d.begin() + 1, d.end());
-  last_reply_.reset();
-  return -1;
+  const std::uint8_t status = reply_status_.value_or(ai::status::fail);
+  cli::error(prog_, "login of " + ai::format_device(login_id(opt_)) + " rejected (status " + ai::status_name(status) + ")");
+  return status == ai::status::ok ? cli::protocol : cli::refused;
 }
 
 Result<ai::Frame> Session::complete(const nlohmann::json& j) {
   auto f = ai::frame_from_json(j);
   if (!f) return f;
-  if (!j.contains("token") && token_) f->token = *token_;  // ignored where a frame has no token field
-  if (!j.contains("seq")) f->seq = next_seq();
+  if (!j.contains("token") && session_.logged_in())  // ignored where a frame has no token field
+    f->token.assign(session_.token().begin(), session_.token().end());
+  if (!j.contains("seq")) f->seq = session_.next_seq();
   if (!j.contains("device")) f->device = opt_.account ? 0 : opt_.device.value_or(0);
   return f;
 }
 
-int Session::reply_code() {
-  if (!last_reply_) return cli::ok;
-  switch (last_reply_->status) {
+int Session::reply_code() const {
+  if (!reply_status_) return cli::ok;
+  switch (*reply_status_) {
     case ai::status::ok: return cli::ok;
     case ai::status::fail:
     case ai::status::unsupported: return cli::refused;
@@ -236,22 +198,22 @@ int Session::send_one(const nlohmann::json& j) {
     cli::error(prog_, f.error().message);
     return cli::usage;
   }
-  if (auto s = transmit(*f); s != NetStatus::ok) return net_failure(s, "send to " + conn_.peer());
+  reply_status_.reset();
+  session_.sending(f->view(), Clock::now(), net::kNoDeadline);  // arms the reply slot for a request
+  if (auto r = transmit(f->view()); !r) return failure(r.error(), "send to " + conn_.peer());
   const bool expects_reply = f->status == ai::status::request;
   if (!expects_reply && opt_.count == 0) return saw_garbage_ ? cli::protocol : cli::ok;
-  Expect e{f->cls, f->cmd, f->seq, expects_reply};
-  const Wait w = wait(e, opt_.count, until);
-  int rc = reply_code();
-  if (w == Wait::timeout) {
-    cli::error(prog_, opt_.count ? "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout)
-                                 : "no reply within " + format_duration(opt_.timeout));
-    return cli::timed_out;
+  const Wait w = wait(opt_.count, until);
+  if (!w) {
+    if (w.error().kind == ErrorKind::timeout) {
+      out_.flush();
+      cli::error(prog_, opt_.count ? "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout)
+                                   : "no reply within " + format_duration(opt_.timeout));
+      return cli::timed_out;
+    }
+    return failure(w.error(), "waiting for the reply");
   }
-  if (w == Wait::closed || w == Wait::unavailable || w == Wait::failed)
-    return net_failure(w == Wait::closed ? NetStatus::closed : w == Wait::unavailable ? NetStatus::unavailable : NetStatus::failed,
-                       "waiting for the reply");
-  if (w == Wait::interrupted) return cli::interrupted_exit;
-  if (rc != cli::ok) return rc;
+  if (int rc = reply_code(); rc != cli::ok) return rc;
   return saw_garbage_ ? cli::protocol : cli::ok;
 }
 
@@ -274,7 +236,7 @@ int Session::run_script(cli::InputFile& in) {
     if (cli::interrupted()) return cli::interrupted_exit;
     auto more = lines.next(line);
     if (!more) {
-      if (more.error().kind == ErrorKind::io) return net_failure(NetStatus::failed, more.error().message);
+      if (more.error().kind == ErrorKind::io) return failure(more.error(), "");
       if (!opt_.quiet) cli::error(prog_, more.error().message);
       note(cli::protocol);
       continue;
@@ -295,20 +257,18 @@ int Session::run_script(cli::InputFile& in) {
       note(cli::protocol);
       continue;
     }
-    if (auto s = transmit(*f); s != NetStatus::ok) return net_failure(s, where + "send to " + conn_.peer());
+    session_.sending(f->view(), Clock::now(), net::kNoDeadline);
+    if (auto r = transmit(f->view()); !r) return failure(r.error(), where + "send to " + conn_.peer());
     if (f->status != ai::status::request) continue;
-    last_reply_.reset();
-    const Wait w = wait(Expect{f->cls, f->cmd, f->seq, true}, 0, deadline());
-    switch (w) {
-      case Wait::matched: note(reply_code()); break;
-      case Wait::timeout:
-        if (!opt_.quiet) cli::error(prog_, where + "no reply within " + format_duration(opt_.timeout));
-        note(cli::timed_out);
-        break;
-      case Wait::interrupted: return cli::interrupted_exit;
-      case Wait::closed: return net_failure(NetStatus::closed, where + "waiting for the reply");
-      case Wait::unavailable: return net_failure(NetStatus::unavailable, where + "waiting for the reply");
-      case Wait::failed: return net_failure(NetStatus::failed, where + "waiting for the reply");
+    reply_status_.reset();
+    const Wait w = wait(0, deadline());
+    if (w) {
+      note(reply_code());
+    } else if (w.error().kind == ErrorKind::timeout) {
+      if (!opt_.quiet) cli::error(prog_, where + "no reply within " + format_duration(opt_.timeout));
+      note(cli::timed_out);
+    } else {
+      return failure(w.error(), where + "waiting for the reply");
     }
   }
   out_.flush();
@@ -318,20 +278,14 @@ int Session::run_script(cli::InputFile& in) {
 
 int Session::listen() {
   if (int rc = start(false); rc >= 0) return rc;
-  const Wait w = wait(Expect{}, opt_.count, deadline());
-  switch (w) {
-    case Wait::matched: break;  // -n frames arrived
-    case Wait::timeout:
-      // -t alone is the listening time; with -n it bounds the wait for N frames.
-      if (opt_.count > 0) {
-        cli::error(prog_, "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout));
-        return cli::timed_out;
-      }
-      break;
-    case Wait::interrupted: return cli::interrupted_exit;
-    case Wait::closed: return net_failure(NetStatus::closed, "listening");
-    case Wait::unavailable: return net_failure(NetStatus::unavailable, "listening");
-    case Wait::failed: return net_failure(NetStatus::failed, "listening");
+  const Wait w = wait(opt_.count, deadline());
+  if (!w) {
+    if (w.error().kind != ErrorKind::timeout) return failure(w.error(), "listening");
+    // -t alone is the listening time; with -n it bounds the wait for N frames.
+    if (opt_.count > 0) {
+      cli::error(prog_, "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout));
+      return cli::timed_out;
+    }
   }
   return saw_garbage_ ? cli::protocol : cli::ok;
 }

@@ -1,30 +1,33 @@
-// m2m-send --server: one session with a platform (or any peer). It logs in as a device
-// (A0 00) or a platform client account (EF 00), sends frames, prints every frame it receives
-// as JSON Lines (m2m-decode's schema plus ts/peer/dir), keeps itself alive with heartbeats,
-// and turns what happened into the toolkit's exit codes.
+// m2m-send --server: one session with a platform (or any peer). The session logic (login as a
+// device or an account, token, sequence numbers, heartbeats, reply matching) is
+// lib/device's Session and the socket is lib/net's Connection; this part prints every frame
+// received as JSON Lines (m2m-decode's schema plus ts/peer/dir) and turns what happened into
+// the toolkit's exit codes.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/input.hpp"
 #include "cli/output.hpp"
-#include "connection.hpp"
+#include "cli/record_writer.hpp"
+#include "device/session.hpp"
 #include "m2m/deframer.hpp"
+#include "net/endpoint.hpp"
+#include "net/socket.hpp"
 
 namespace m2m::send {
 
 struct SessionOptions {
-  std::string server;  // host:port
+  net::HostPort server;
   bool udp = false;
   std::optional<std::uint64_t> device;   // log in as this device (and default header id)
   std::optional<std::uint64_t> account;  // log in as this platform client account instead
-  std::optional<std::string> password;   // login password; no password: no automatic login
+  std::optional<ai::Password> password;  // login password; none: no automatic login
   std::chrono::milliseconds timeout{0};  // 0: no limit
   std::chrono::milliseconds heartbeat{30'000};  // keep-alive interval; 0: none
   std::uint64_t count = 0;  // -n: frames to wait for; 0: until the reply
@@ -35,7 +38,7 @@ struct SessionOptions {
   CrcVariant crc = CrcVariant::modbus;
 };
 
-class Session {
+class Session : private device::Sink {
  public:
   Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out);
 
@@ -45,46 +48,45 @@ class Session {
   int listen();                               // --listen: print what arrives
 
  private:
-  enum class Wait { matched, timeout, closed, unavailable, failed, interrupted };
-  struct Expect {  // the reply we wait for
-    std::uint8_t cls = 0, cmd = 0;
-    std::uint16_t seq = 0;
-    bool active = false;
-  };
+  using Clock = device::Clock;
+  using Deadline = net::Deadline;
+  // How a wait ended: ok = the reply (or the -n frames) arrived; otherwise the error.
+  using Wait = Result<void>;
 
   int start(bool frame_is_login);  // connect and log in; -1 when ready
   int login();
   // Fills what the session knows (token, seq, device) where the JSON object leaves it out.
   Result<ai::Frame> complete(const nlohmann::json& j);
-  NetStatus transmit(const ai::Frame& f);
-  // Receives and prints frames until `expect` is answered (matched, reply in last_reply_),
-  // `want` frames have arrived (count mode), or the deadline passes.
-  Wait wait(const Expect& expect, std::uint64_t want, Deadline deadline);
-  void handle(const ai::DeframeEvent& ev, const Expect& expect, bool& matched, std::uint64_t& received);
+  Result<void> transmit(const ai::FrameView& f);
+  // Receives and prints frames until the session's reply slot is answered, `want` frames have
+  // arrived (count mode), or the deadline passes; sends heartbeats when due.
+  Wait wait(std::uint64_t want, Deadline deadline);
+  void handle(const ai::DeframeEvent& ev, bool& matched, std::uint64_t& received);
   void print_frame(const ai::FrameView& f, ByteView raw, const char* dir);
   void print_error(const Error& e, ByteView raw, std::uint64_t skipped);
-  static Wait to_wait(NetStatus s);
-  int net_failure(NetStatus s, const std::string& doing);
-  int reply_code();     // exit code for last_reply_'s status
+  int failure(const Error& e, const std::string& doing);  // prints, returns the exit code
+  int reply_code() const;  // exit code for the last reply's status
   Deadline deadline() const;
-  std::uint16_t next_seq() { return seq_++; }
-  bool logged_in() const { return token_.has_value(); }
+
+  // device::Sink: what the session sends by itself (login, heartbeats)
+  void send(const ai::FrameView& f) override;
+  void event(const device::Event&) override {}
 
   std::string prog_;
   const SessionOptions& opt_;
   cli::RecordOutput& out_;
-  Connection conn_;
+  cli::RecordWriter writer_;
+  device::SessionConfig cfg_;
+  device::Session session_;
+  net::Connection conn_;
   ai::Deframer deframer_;
-  Bytes rx_;
+  Bytes rx_;                 // the one receive buffer of the process
   bool rx_pending_ = false;  // the deframer may hold more events of the chunk in rx_
   Bytes wire_;
-  std::optional<Bytes> token_;
-  std::uint16_t seq_ = 1;
-  Clock::time_point last_tx_{};
-  std::set<std::uint16_t> heartbeat_seqs_;  // our keep-alives whose replies are not news
-  std::optional<ai::Frame> last_reply_;
+  std::optional<Error> tx_error_;       // a send from inside the session failed
+  std::optional<std::uint8_t> reply_status_;
+  bool login_reply_ok_ = false;
   bool saw_garbage_ = false;
-  std::string scratch_;
 };
 
 }  // namespace m2m::send
