@@ -160,6 +160,11 @@ def test_refused_without_known_code():
                 assert words in err, (words, err)
         assert len(codes_received(emu)) == before, "a refused bridge put something on the line"
         assert all(e.get("event") != "login" for e in srv.seen), srv.seen
+        # A wrong password: the platform refuses, the bridge says which unit and exits 5.
+        b = bridge(ps, link, srv, "1023=%s:text:999" % A)
+        rc = b.wait(timeout=WAIT)
+        err = open(b.err).read()
+        assert rc == 5 and "login of %s (unit 1023)" % A in err and "refused" in err, (rc, err)
         # A bad --unit is a usage error too, before anything happens.
         b = bridge(ps, link, srv, "1023=%s" % A)
         assert b.wait(timeout=WAIT) == 2 and "ADDR=DEVICE_ID:PASSWORD" in open(b.err).read()
@@ -254,6 +259,28 @@ def test_faults_and_serial_trouble_reach_the_operator():
         assert b.poll() is None, open(b.err).read()
 
 
+def test_damaged_replies_are_reported_and_retried():
+    with Procs() as ps, Server(DEVICES, ACCOUNTS) as srv:
+        link = os.path.join(ps.tmp, "ac")
+        emu = emulator(ps, "emu", link, "--units", "1023")
+        learn(ps, link, 1023, "--power", "on", "--mode", "cool", "--temp", "24", "--fan", "high")
+        ps.stop(emu)
+        # The same unit (the known code is kept per port), now answering its first 3 replies
+        # with a bad checksum: the first poll tries 3 times (--retries 2) and fails.
+        emulator(ps, "emu2", link, "--units", "1023", "--corrupt-first", "3")
+        w = watcher(ps, srv)
+        b = bridge(ps, link, srv, "1023=%s:text:123" % A)
+
+        def described(*words):
+            return lambda: [e for e in events(w, A) if all(x in e["description"] for x in words)]
+
+        ev = wait_for("the bad checksum event", described("unit 1023: serial trouble (bad_checksum)", "retrying with backoff"))[0]
+        assert "checksum" in ev["description"], ev
+        wait_for("the line working again", described("unit 1023: serial line working again (after bad_checksum)"))
+        wait_for("a state uplink", lambda: uplinks(w, A))
+        assert len([e for e in lines(b.out) if e.get("event") == "logged_in"]) == 1
+
+
 def test_two_units_on_one_bus():
     with Procs() as ps, Server(DEVICES, ACCOUNTS) as srv:
         link = os.path.join(ps.tmp, "bus")
@@ -276,4 +303,5 @@ def test_two_units_on_one_bus():
 
 if __name__ == "__main__":
     run_tests([test_refused_without_known_code, test_set_temperature_through_the_cloud,
-               test_faults_and_serial_trouble_reach_the_operator, test_two_units_on_one_bus])
+               test_faults_and_serial_trouble_reach_the_operator, test_damaged_replies_are_reported_and_retried,
+               test_two_units_on_one_bus])

@@ -192,22 +192,9 @@ class Bridge {
             again = true;
             break;
           }
-          case dev::EventKind::login_failed:
-            log(Json{{"event", "login_failed"}, {"unit", u.spec.address}, {"device", u.device()},
-                     {"reason", std::string(m2m::to_string(e.reason))}, {"gave_up", e.at == dev::kNever}});
-            if (e.at == dev::kNever)
-              m2m::cli::error(kProg, "login of " + u.device() + " (unit " + std::to_string(u.spec.address) + ") at " +
-                                         format_host_port(server_) + " refused; that unit stays offline");
-            u.conn.reset();
+          default:
+            session_event(u, e);
             break;
-          case dev::EventKind::link_lost:
-            log(Json{{"event", "link_lost"}, {"unit", u.spec.address}, {"device", u.device()}});
-            u.conn.reset();
-            break;
-          case dev::EventKind::request_timeout:
-            log(Json{{"event", "no_reply"}, {"unit", u.spec.address}, {"device", u.device()}, {"seq", e.seq}});
-            break;
-          default: break;
         }
       }
       if (!again) {
@@ -216,6 +203,28 @@ class Bridge {
       }
     }
     return Clock::now();
+  }
+
+  // What the session reports, from poll() or from a frame (a refused login arrives as one).
+  void session_event(Unit& u, const dev::Event& e) {
+    switch (e.kind) {
+      case dev::EventKind::login_failed:
+        log(Json{{"event", "login_failed"}, {"unit", u.spec.address}, {"device", u.device()},
+                 {"reason", std::string(m2m::to_string(e.reason))}, {"gave_up", e.at == dev::kNever}});
+        if (e.at == dev::kNever)
+          m2m::cli::error(kProg, "login of " + u.device() + " (unit " + std::to_string(u.spec.address) + ") at " +
+                                     format_host_port(server_) + " refused; that unit stays offline");
+        u.conn.reset();
+        break;
+      case dev::EventKind::link_lost:
+        log(Json{{"event", "link_lost"}, {"unit", u.spec.address}, {"device", u.device()}});
+        u.conn.reset();
+        break;
+      case dev::EventKind::request_timeout:
+        log(Json{{"event", "no_reply"}, {"unit", u.spec.address}, {"device", u.device()}, {"seq", e.seq}});
+        break;
+      default: break;
+    }
   }
 
   void lost(Unit& u, const m2m::Error& why) {
@@ -282,7 +291,7 @@ class Bridge {
       flush(u);
       return;
     }
-    if (e.kind != dev::EventKind::frame || f.status != ai::status::request) return;
+    if (e.kind != dev::EventKind::frame || f.status != ai::status::request) return session_event(u, e);
     switch (ai::command_key(f.cls, f.cmd)) {
       case ai::cmd::data_downlink: return downlink(u, f);
       case ai::cmd::term_config_read: {
