@@ -150,6 +150,7 @@ class Bridge {
       for (std::size_t i = 0; i < fds.size(); ++i) {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         Unit& u = *owners[i];
+        if (!u.conn) continue;
         auto n = u.conn->receive(rx, Clock::now());
         if (!n) {
           lost(u, n.error());

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       ->type_name("ADDR=DEVICE_ID:PASSWORD")
       ->required();
   m2m::cli::add_duration(*bridge, "--interval", bo.interval, "Send each unit's state at least this often (and on every change)");
-  m2m::cli::add_duration(*bridge, "--poll", bo.poll, "Read each unit this often (re-sends its last known code: see BUS)");
+  m2m::cli::add_duration(*bridge, "--poll", bo.poll, "Read each unit this often (each read re-sends the unit's last known code, see gree-ctl(1))");
   m2m::cli::add_duration(*bridge, "--for", bo.run_for, "Stop after this long (default: until SIGINT/SIGTERM)");
 
   if (int rc = m2m::cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
