@@ -75,7 +75,11 @@ Result<Downlink> parse_downlink(ByteView payload) {
   }
   // Values are checked here, once, so a bad one never reaches the line.
   RemoteCode probe;
-  if (auto ok = apply_remote_fields(d.patch, probe); !ok) return unexpected(ok.error());
+  if (auto ok = apply_remote_fields(d.patch, probe); !ok) {
+    std::string msg = ok.error().message;  // named as the operator wrote it
+    if (s.contains("temp") && msg.starts_with("set_temp")) msg.replace(0, 8, "temp");
+    return bad_json(std::move(msg));
+  }
   return d;
 }
 

@@ -52,7 +52,8 @@ TEST_CASE("gree bridge: downlink commands") {
   for (auto c : {Case{"", "not a JSON object"}, Case{"[1]", "not a JSON object"}, Case{"{}", "exactly one"},
                  Case{R"({"set":{},"status":true})", "exactly one"}, Case{R"({"status":false})", "must be true"},
                  Case{R"({"set":{}})", "at least one"}, Case{R"({"set":{"colour":"red"}})", "unknown setting \"colour\""},
-                 Case{R"({"set":{"temp":35}})", "out of range 16..30"}, Case{R"({"set":{"mode":"turbo"}})", "mode"},
+                 Case{R"({"set":{"temp":35}})", "temp 35 out of range 16..30"},
+                 Case{R"({"set":{"set_temp":35}})", "set_temp 35 out of range 16..30"}, Case{R"({"set":{"mode":"turbo"}})", "mode"},
                  Case{R"({"set":{"temp":22,"set_temp":23}})", "not both"}}) {
     auto r = downlink(c.text);
     REQUIRE_MESSAGE(!r, c.text);
