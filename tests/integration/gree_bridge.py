@@ -288,7 +288,7 @@ def test_two_units_on_one_bus():
         learn(ps, link, 1023, "--power", "on", "--mode", "cool", "--temp", "24", "--fan", "high")
         learn(ps, link, 1024, "--power", "on", "--mode", "heat", "--temp", "26", "--fan", "auto")
         w = watcher(ps, srv)
-        bridge(ps, link, srv, "1023=%s:text:123" % A, "1024=%s:text:456" % B)
+        bridge(ps, link, srv, "1023=%s:text:123" % A, "1024=%s:text:456" % B, extra=("--interval", "1s"))
         wait_for("uplinks of both devices", lambda: uplinks(w, A) and uplinks(w, B))
         assert uplinks(w, A)[0]["address"] == 1023 and uplinks(w, B)[0]["address"] == 1024
         rc, rep, err = operator(srv, "data.downlink", B, "--text", '{"set":{"mode":"cool","temp":21}}')
@@ -299,6 +299,9 @@ def test_two_units_on_one_bus():
         # Unit 1023 and device A are untouched.
         assert all(u["set_temp"] == 24 and u["mode"] == "cool" for u in uplinks(w, A) if "error" not in u), uplinks(w, A)
         assert (emulated(emu, 1023) or {}).get("set_temp") == 24
+        # Unchanged, the state still goes up every --interval.
+        n = len(uplinks(w, A))
+        wait_for("two more interval uplinks", lambda: len(uplinks(w, A)) >= n + 2)
 
 
 if __name__ == "__main__":
