@@ -281,6 +281,24 @@ def test_damaged_replies_are_reported_and_retried():
         assert len([e for e in lines(b.out) if e.get("event") == "logged_in"]) == 1
 
 
+def test_platform_restart():
+    """The platform goes away and comes back on the same port: the bridge logs in again by
+    itself (lib/device's backoff) and is commanded as before."""
+    with Procs() as ps, Server(DEVICES, ACCOUNTS) as srv:
+        link = os.path.join(ps.tmp, "ac")
+        emulator(ps, "emu", link, "--units", "1023")
+        learn(ps, link, 1023, "--power", "on", "--mode", "cool", "--temp", "24", "--fan", "high")
+        b = bridge(ps, link, srv, "1023=%s:text:123" % A)
+        srv.wait_event("login", device=A, timeout=WAIT)
+        srv.stop()
+        wait_for("the bridge noticing", lambda: [e for e in lines(b.out) if e.get("event") in ("disconnected", "link_lost")])
+        again = ps.start("server2", [srv.bin, "serve", "--db", srv.db, "--listen", "127.0.0.1:%d" % srv.port])
+        wait_for("the bridge logged in again", lambda: len([e for e in lines(b.out) if e.get("event") == "logged_in"]) == 2)
+        rc, rep, err = operator(srv, "data.downlink", A, "--text", '{"set":{"temp":23}}')
+        assert rc == 0 and rep["status"] == "ok", (rc, rep, err)
+        assert b.poll() is None and again.poll() is None
+
+
 def test_two_units_on_one_bus():
     with Procs() as ps, Server(DEVICES, ACCOUNTS) as srv:
         link = os.path.join(ps.tmp, "bus")
@@ -307,4 +325,4 @@ def test_two_units_on_one_bus():
 if __name__ == "__main__":
     run_tests([test_refused_without_known_code, test_set_temperature_through_the_cloud,
                test_faults_and_serial_trouble_reach_the_operator, test_damaged_replies_are_reported_and_retried,
-               test_two_units_on_one_bus])
+               test_platform_restart, test_two_units_on_one_bus])
