@@ -26,6 +26,10 @@ int report(const Failure& f) {
 
 namespace {
 
+bool print(const Json& j) { return m2m::cli::write_line(j.dump()); }
+
+}  // namespace
+
 Outcome<Link> connect(const PortOptions& po) {
   auto port = SerialPort::open(po.device, po.line);
   if (!port) return m2m::unexpected<Failure>(port.error());
@@ -36,13 +40,13 @@ StateStore store_for(const PortOptions& po) {
   return StateStore(po.state_dir.empty() ? StateStore::default_dir() : po.state_dir, po.device);
 }
 
-bool print(const Json& j) { return m2m::cli::write_line(j.dump()); }
-
 // Every status frame gree-ctl accepts updates the unit's record; failing to write it is worth
 // a warning (the next addressed read may refuse), not a failed command.
 void remember(const StateStore& store, const PortOptions& po, const Status& s) {
   if (auto ok = store.remember(s, po.link.checksum); !ok && !po.quiet) m2m::cli::warning(kProg, ok.error().message);
 }
+
+namespace {
 
 Outcome<Status> exchange_status(Link& link, const Request& r) {
   auto got = link.exchange(r);
@@ -52,6 +56,8 @@ Outcome<Status> exchange_status(Link& link, const Request& r) {
 
 // 0x06: the unit executes nothing; the code field is filler it ignores (the factory code).
 Outcome<Status> read_point_to_point(Link& link) { return exchange_status(link, Request{RequestKind::read, 0, RemoteCode::factory()}); }
+
+}  // namespace
 
 // The refusal when nothing safe can be sent to an addressed unit; nothing has been sent.
 Failure no_known_code(const PortOptions& po, const StateStore& store, int addr, const std::string& why) {
@@ -74,6 +80,8 @@ Outcome<KnownState> known_code(const PortOptions& po, const StateStore& store, i
   return **k;
 }
 
+namespace {
+
 // 0x07 re-sending the unit's last known code: the only addressed read there is.
 Outcome<Status> read_addressed(Link& link, const KnownState& k) {
   link.note("unit " + std::to_string(k.address) + ": re-sending its last known code " + k.code.hex() + " (seen " + k.seen +
@@ -82,10 +90,14 @@ Outcome<Status> read_addressed(Link& link, const KnownState& k) {
 }
 
 // What the unit reports against what was sent: bytes 1-3 of its settings (byte 4 is reserved).
+}  // namespace
+
 bool applied(const Status& after, const RemoteCode& sent) {
   const RemoteCode now = after.settings();
   return now.bytes[0] == sent.bytes[0] && now.bytes[1] == sent.bytes[1] && now.bytes[2] == sent.bytes[2];
 }
+
+namespace {
 
 std::string changed_options(const Json& patch) {
   std::string out;

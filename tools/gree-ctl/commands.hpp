@@ -11,6 +11,7 @@
 #include "gree/json.hpp"
 #include "link.hpp"
 #include "serial_port.hpp"
+#include "state_store.hpp"
 
 namespace gree_ctl {
 
@@ -27,6 +28,19 @@ struct PortOptions {
 
 // Prints a Failure as "gree-ctl: error: …" and returns its exit code.
 int report(const Failure& f);
+
+// Shared by the commands that talk to units (commands.cpp) and the bridge (bridge.cpp).
+Outcome<Link> connect(const PortOptions& po);
+StateStore store_for(const PortOptions& po);
+// Records a status frame's code as the unit's last known one (a failure is a warning).
+void remember(const StateStore& store, const PortOptions& po, const m2m::gree::Status& s);
+// The refusal when nothing safe can be sent to addressed unit `addr` (nothing was sent); it
+// names the ways out. `why` is appended to the first sentence.
+Failure no_known_code(const PortOptions& po, const StateStore& store, int addr, const std::string& why);
+// The unit's last known code, or that refusal (a damaged record counts as none, and says so).
+Outcome<m2m::gree::KnownState> known_code(const PortOptions& po, const StateStore& store, int addr);
+// The unit runs what was sent (status 1 bits aside, see Status::settings()).
+bool applied(const m2m::gree::Status& after, const m2m::gree::RemoteCode& sent);
 
 int cmd_status(const PortOptions& po, int addr);
 // `patch` holds the state fields to change (already validated); see set_patch.cpp.
@@ -58,5 +72,14 @@ struct EmulateOptions {
   std::uint64_t seed = 1;
 };
 int cmd_emulate(const PortOptions& po, const EmulateOptions& e);
+
+struct BridgeOptions {
+  std::vector<std::string> units;           // ADDR=DEVICE_ID:PASSWORD
+  std::string server;                       // HOST:PORT
+  std::chrono::milliseconds interval{30000};  // an uplink at least this often
+  std::chrono::milliseconds poll{5000};     // read each unit this often (changes go up at once)
+  std::chrono::milliseconds run_for{0};     // --for; 0 = until signalled
+};
+int cmd_bridge(const PortOptions& po, const BridgeOptions& b);
 
 }  // namespace gree_ctl

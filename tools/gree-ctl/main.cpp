@@ -126,6 +126,17 @@ int main(int argc, char** argv) {
   m2m::cli::add_count(*emulate, "-n,--count", eo.count, "Stop after N requests");
   emulate->add_option("--seed", eo.seed, "Random seed for --drop-rate/--corrupt-rate");
 
+  BridgeOptions bo;
+  auto* bridge = app.add_subcommand("bridge", "Put each unit on an AI-Cloud platform as a device: state uplinks, downlink\n"
+                                              "commands, fault events (see gree-ctl(1) BRIDGE)");
+  bridge->add_option("--server", bo.server, "The platform, HOST:PORT ([IPv6]:PORT; HOST alone: port 8266)")->type_name("HOST:PORT")->required();
+  bridge->add_option("--unit", bo.units, "A unit on the bus and the device it is on the platform (repeatable)")
+      ->type_name("ADDR=DEVICE_ID:PASSWORD")
+      ->required();
+  m2m::cli::add_duration(*bridge, "--interval", bo.interval, "Send each unit's state at least this often (and on every change)");
+  m2m::cli::add_duration(*bridge, "--poll", bo.poll, "Read each unit this often (each read re-sends the unit's last known code, see gree-ctl(1))");
+  m2m::cli::add_duration(*bridge, "--for", bo.run_for, "Stop after this long (default: until SIGINT/SIGTERM)");
+
   if (int rc = m2m::cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
 
   po.device_given = dev->count() > 0 || std::getenv("GREE_DEVICE") != nullptr;
@@ -147,6 +158,7 @@ int main(int argc, char** argv) {
     if (set_address->parsed()) return cmd_set_address(po, new_address);
     if (clear_address->parsed()) return cmd_set_address(po, 0);
     if (watch->parsed()) return cmd_watch(po, addr, wo);
+    if (bridge->parsed()) return cmd_bridge(po, bo);
     if (decode->parsed()) return cmd_decode(po.link.checksum, decode_files);
     if (encode->parsed()) return cmd_encode(po.link.checksum);
     if (emulate->parsed()) {
