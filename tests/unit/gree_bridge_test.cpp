@@ -1,7 +1,7 @@
 // gree-ctl bridge, the pure part: --unit, downlink commands, payloads, fault events, params.
 #include <doctest/doctest.h>
 
-#include "gree/bridge.hpp"
+#include "bridge/gree_bridge.hpp"
 #include "gree/known_state.hpp"
 #include "m2m/frame.hpp"
 

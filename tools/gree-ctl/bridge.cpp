@@ -11,11 +11,12 @@
 #include <deque>
 #include <set>
 
+#include "bridge/gree_bridge.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 #include "core/units.hpp"
+#include "core/version.hpp"
 #include "device/session.hpp"
-#include "gree/bridge.hpp"
 #include "m2m/deframer.hpp"
 #include "net/socket.hpp"
 
@@ -110,7 +111,7 @@ class Bridge {
         return report(Failure{Exit::usage, "--unit " + text + ": device " + ai::format_device(u->device) + " is given twice", "usage"});
       auto k = known_code(po_, store_, u->address);
       if (!k) return report(k.error());
-      units_.push_back(std::make_unique<Unit>(*u, *k, cfg_, DeviceParams(M2M_VERSION, server_.host, server_.port, 30)));
+      units_.push_back(std::make_unique<Unit>(*u, *k, cfg_, DeviceParams(m2m::kToolkitVersion, server_.host, server_.port, 30)));
     }
     auto link = connect(po_);
     if (!link) return report(link.error());

@@ -1,4 +1,4 @@
-#include "gree/bridge.hpp"
+#include "bridge/gree_bridge.hpp"
 
 #include <charconv>
 
