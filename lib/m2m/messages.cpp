@@ -147,7 +147,7 @@ Result<Password> parse_password(std::string_view s) {
     if (!gbk) return bad("password text is not convertible to GBK: " + gbk.error().message);
     if (gbk->size() > p.size())
       return bad("password text is " + n_bytes(gbk->size()) + "; the field holds at most 8");
-    std::memcpy(p.data(), gbk->data(), gbk->size());
+    if (!gbk->empty()) std::memcpy(p.data(), gbk->data(), gbk->size());  // "text:" has no bytes (UBSan)
     return p;
   }
   auto b = parse_hex(s);

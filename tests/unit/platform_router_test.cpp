@@ -38,7 +38,7 @@ void no_violations(const Harness& h) {
 }
 }  // namespace
 
-TEST_CASE("router: device login gives a token; refusals say why") {
+TEST_CASE("router: device login gives a token and refusals say why") {
   Harness h;
   populate(h);
   h.connect(5);
@@ -91,7 +91,7 @@ TEST_CASE("router: a frame with the wrong token is not acted on") {
   no_violations(h);
 }
 
-TEST_CASE("router: relay within the group is delivered with the sender's id; across groups refused") {
+TEST_CASE("router: relay within the group is delivered with the sender's id, refused across groups") {
   Harness h;
   populate(h);
   h.connect(5);
@@ -174,7 +174,7 @@ TEST_CASE("router: an uplink whose reply overflows the device's queue still reac
   no_violations(h);
 }
 
-TEST_CASE("router: client requests are routed with a rewritten sequence; the reply goes back; routes expire") {
+TEST_CASE("router: client requests are routed with a rewritten sequence, replies go back, routes expire") {
   RouterOptions opt;
   opt.route_timeout = std::chrono::seconds(2);
   Harness h(opt);
@@ -303,7 +303,7 @@ TEST_CASE("router: add_terminal registers into the account's group, refuses dupl
   no_violations(h);
 }
 
-TEST_CASE("router: login throttle per (address, id) with backoff; others behind the address unaffected") {
+TEST_CASE("router: login throttle per (address, id) with backoff, others behind the address unaffected") {
   RouterOptions opt;
   opt.login_fail_limit = 3;
   opt.login_fail_window = std::chrono::seconds(10);
