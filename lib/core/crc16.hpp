@@ -1,4 +1,4 @@
-// CRC-16 variants of the AI-Cloud frame (PROTOCOL-NOTES §1.1). The variant is a named choice
+// CRC-16 variants of the AI-Cloud frame (m2m-protocol(7) "FRAME LAYOUT"). The variant is a named choice
 // because no public capture confirms which one real devices use.
 //   modbus       poly 0x8005 reflected, init 0xFFFF, check("123456789") = 0x4B37  (default)
 //   ccitt-false  poly 0x1021,           init 0xFFFF, check("123456789") = 0x29B1

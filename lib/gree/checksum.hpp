@@ -1,5 +1,5 @@
 // The Gree frame checksum. The seed names a 2-digit ASCII checksum but not its algorithm, so
-// the algorithm is a named choice (PROTOCOL-NOTES §2): sum8 (default) or xor8.
+// the algorithm is a named choice (gree-protocol(7) "CHECKSUM"): sum8 (default) or xor8.
 #pragma once
 
 #include <cstdint>

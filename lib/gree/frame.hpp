@@ -1,4 +1,4 @@
-// Gree serial frames (PROTOCOL-NOTES §2): the 16-byte request and the 24-byte status frame,
+// Gree serial frames (gree-protocol(7)): the 16-byte request and the 24-byte status frame,
 // and a stream reader that cuts frames out of whatever bytes arrive on the line.
 // Pure: no I/O, no clocks. Untrusted bytes give an Error, never a crash.
 #pragma once

@@ -1,5 +1,5 @@
 // What gree-ctl remembers about a unit on a bus between runs: its last known remote code.
-// On a bus the only addressed read is an execute (0x07, PROTOCOL-NOTES §2), so reading a unit
+// On a bus the only addressed read is an execute (0x07, gree-protocol(7) "REQUEST"), so reading a unit
 // means re-sending the code it already runs; gree-ctl never invents one. Pure: the record
 // <-> JSON, its file name, and which code an addressed request may carry. The file I/O is
 // gree-ctl's (tools/gree-ctl/state_store).

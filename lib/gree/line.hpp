@@ -1,4 +1,4 @@
-// The serial line a Gree unit needs (PROTOCOL-NOTES §2: 4800 baud, 8E1) and the one decision
+// The serial line a Gree unit needs (gree-protocol(7) "LINE": 4800 baud, 8E1) and the one decision
 // about a port that does not take it. Pure: gree-ctl's serial_port reads termios and asks here.
 #pragma once
 

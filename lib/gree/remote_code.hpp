@@ -1,4 +1,4 @@
-// The 4-byte remote code (PROTOCOL-NOTES §2): the first four bytes of the Gree infrared remote
+// The 4-byte remote code (gree-protocol(7) "REMOTE CODE"): the first four bytes of the Gree infrared remote
 // state. Kept as the raw bytes so that bits a unit reports but we do not interpret (byte 4,
 // non-canonical timer digits) survive a read-modify-write untouched.
 #pragma once
@@ -27,7 +27,7 @@ struct RemoteCode {
   std::array<std::uint8_t, 4> bytes{0x00, 0x09, 0x20, 0x50};  // factory state "00092050"
 
   // There is no "query" code: a unit executes whatever 4 bytes a 0x05/0x07/0x0A carries
-  // (PROTOCOL-NOTES §2), so the only codes gree-ctl sends are the user's settings on top of a
+  // (gree-protocol(7)), so the only codes gree-ctl sends are the user's settings on top of a
   // unit's last known code, or on top of this factory state.
   static RemoteCode factory() { return {}; }
 

@@ -1,5 +1,5 @@
 // The behaviour of an emulated Gree unit and of several units sharing one RS485 bus: which
-// requests a unit executes and answers (PROTOCOL-NOTES §2), how its room temperature drifts and
+// requests a unit executes and answers (gree-protocol(7)), how its room temperature drifts and
 // which parts run. Pure: time comes in as "advance by N ms", so tests are deterministic.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Stream deframer: bytes in (any chunking, one byte at a time works), frames and errors out.
 //
-// Rules (PROTOCOL-NOTES §1.1, decisions in m2m-protocol.7 "DEFRAMING"):
+// Rules (m2m-protocol(7) "FRAME LAYOUT" and "DEFRAMING"):
 //  * a candidate frame runs from a 0x55 to the next 0x55; `55 55` (empty pair) means the
 //    second 0x55 starts the next frame;
 //  * bytes outside a candidate are garbage: reported once per run as kind `garbage` with the

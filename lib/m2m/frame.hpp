@@ -1,4 +1,4 @@
-// One AI-Cloud frame (PROTOCOL-NOTES §1.1): encode to wire bytes, decode from unescaped bytes.
+// One AI-Cloud frame (m2m-protocol(7) "FRAME LAYOUT"): encode to wire bytes, decode from unescaped bytes.
 //
 //   55 | len(2,LE) | class | cmd | seq(2,LE) | ext(2) | status | device(8,BE) | [L token] | data | crc(2, low first) | 55
 //

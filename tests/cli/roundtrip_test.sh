@@ -6,7 +6,7 @@
 # capture is dirty (garbage, bad CRCs, a truncated tail: their error objects are skipped).
 source "$(dirname "$0")/common.bash"
 
-# The capture is written by an independent Python encoder of PROTOCOL-NOTES §1.1, so the
+# The capture is written by an independent Python encoder of m2m-protocol(7) "FRAME LAYOUT", so the
 # toolkit's encoder is not checking itself.
 python3 - "$(dirname "$0")/../integration/support" <<'PY'
 import random, struct, sys

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.bash"
 
 # The expected frames below were computed outside the toolkit (an independent Python encoder of
-# PROTOCOL-NOTES §1.1). The first one by hand:
+# m2m-protocol(7) "FRAME LAYOUT"). The first one by hand:
 #   link.login, seq 7, device 0000000000FED24A, password 01..08 (no token field in a login)
 #   55 | 1D 00 | A0 00 | 07 00 | 00 00 | 02 | 00 00 00 00 00 FE D2 4A | 01 .. 08 | 49 63 | 55
 #   length 0x1D = 29 = 18 (head..device) + 8 (password) + 2 (CRC) + 1 (tail);

@@ -1,6 +1,6 @@
 // Gree serial codec: request and status frames, checksum variants, the stream reader
 // (the remote-code bits are in gree_remote_code_test.cpp). Golden frames were computed by hand (and with a one-line Python sum/xor)
-// from PROTOCOL-NOTES §2, not by this codec.
+// from gree-protocol(7), not by this codec.
 #include <doctest/doctest.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// The Gree remote code (PROTOCOL-NOTES §2): the one set of tests of its four bytes. Expected
+// The Gree remote code (gree-protocol(7)): the one set of tests of its four bytes. Expected
 // bytes are written from the notes by hand, not computed by the code under test.
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // status, set, set-address/clear-address and watch: the subcommands that talk to a unit.
 //
-// The rule they share (PROTOCOL-NOTES §2, DESIGN "Reliability"): gree-ctl never puts on the
+// The rule they share (gree-protocol(7) "DECISIONS WHERE THE DOCUMENT IS SILENT"): gree-ctl never puts on the
 // line a remote code the user did not ask for. 0x06 is the only read that executes nothing,
 // and it checks no address, so it is for point-to-point lines. On a bus a unit is read by
 // re-sending its last known code (StateStore), which changes nothing unless someone used the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny scripted AI-Cloud peer for m2m-send's network tests (stdlib only).
 
-It speaks PROTOCOL-NOTES §1.1 with its own independent codec (CRC-16/MODBUS, escaping),
+It speaks m2m-protocol(7) "FRAME LAYOUT" with its own independent codec (CRC-16/MODBUS, escaping),
 listens on 127.0.0.1 (TCP and UDP on the same port, chosen by the kernel, written to
 --port-file), logs every frame it receives as one hex line to --log, and answers:
 

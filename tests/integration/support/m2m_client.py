@@ -1,5 +1,5 @@
 """Loopback test helpers for m2m-server: an independent AI-Cloud frame codec (an oracle for
-the C++ one: PROTOCOL-NOTES §1.1 — little-endian length, CRC-16/MODBUS low byte first,
+the C++ one: m2m-protocol(7) "FRAME LAYOUT" — little-endian length, CRC-16/MODBUS low byte first,
 55 -> 54 01 and 54 -> 54 02 escaping), TCP/UDP peers, and a server fixture that starts
 m2m-server on a free port and always stops it. Standard library only."""
 
