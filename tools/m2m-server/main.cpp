@@ -1,125 +1,13 @@
 // m2m-server: the AI-Cloud platform (serve) and its offline registry tools (device, account).
-#include <atomic>
-#include <csignal>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "admin.hpp"
 #include "cli/cli.hpp"
-#include "net/endpoint.hpp"
-#include "platform/registry.hpp"
-#include "platform/server.hpp"
-#include "platform/store.hpp"
+#include "serve.hpp"
 
 namespace {
 constexpr std::string_view kProg = "m2m-server";
-
-struct ServeArgs {
-  std::string db = "m2m.db";
-  std::string listen = "0.0.0.0:8266";
-  std::uint64_t max_send_queue = 64 * 1024;
-  std::uint64_t login_fail_limit = 10;
-  std::uint64_t max_failed_logins = 1000;
-  std::uint64_t max_tcp = 0;
-  std::uint64_t max_conns_per_ip = 0;
-  std::uint64_t max_terminals = 1000;
-  std::string udp_trust = "same-ip";
-  m2m::platform::ServerOptions opt;
-};
-
-// SIGINT/SIGTERM stop the loop (lib/platform knows nothing of signals).
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
-
-void install_stop_signals() {
-  struct sigaction sa{};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);  // no SA_RESTART: epoll_wait returns EINTR and the loop sees the flag
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
-
-// A count that the server keeps in 32 bits must fit, not wrap (4294967296 would become 0: off).
-bool fits32(const char* name, std::uint64_t v, std::uint32_t& out) {
-  if (v > 0xFFFFFFFFull) {
-    m2m::cli::error(kProg, std::string(name) + ": " + std::to_string(v) + " is too large (at most 4294967295)");
-    return false;
-  }
-  out = static_cast<std::uint32_t>(v);
-  return true;
-}
-
-int serve(ServeArgs& a) {
-  using namespace m2m;
-  auto ep = net::parse_endpoint(a.listen);
-  if (!ep) {
-    cli::error(kProg, "--listen: " + ep.error().message);
-    return cli::usage;
-  }
-  a.opt.listen = *ep;
-  a.opt.max_send_queue = a.max_send_queue;
-  a.opt.max_tcp_sessions = a.max_tcp;
-  std::uint32_t terminals = 0;
-  if (!fits32("--login-fail-limit", a.login_fail_limit, a.opt.login_fail_limit) ||
-      !fits32("--max-failed-logins", a.max_failed_logins, a.opt.max_failed_logins_per_second) ||
-      !fits32("--max-conns-per-ip", a.max_conns_per_ip, a.opt.max_conns_per_ip) ||
-      !fits32("--max-terminals-per-account", a.max_terminals, terminals))
-    return cli::usage;
-  a.opt.max_terminals_per_account = terminals;
-  if (a.opt.heartbeat_interval.count() <= 0) {
-    cli::error(kProg, "--heartbeat-interval must be greater than 0");
-    return cli::usage;
-  }
-  if (a.opt.heartbeat_timeout.count() < 0 || a.opt.route_timeout.count() <= 0 ||
-      a.opt.login_fail_window.count() <= 0 || a.opt.stats_interval.count() < 0) {
-    cli::error(kProg, "--heartbeat-timeout, --route-timeout and --login-fail-window must be greater than 0");
-    return cli::usage;
-  }
-  if (a.max_send_queue == 0) {
-    cli::error(kProg, "--max-send-queue must be greater than 0");
-    return cli::usage;
-  }
-  if (a.udp_trust == "same-ip") {
-    a.opt.udp_trust = platform::RouterOptions::UdpTrust::same_ip;
-  } else if (a.udp_trust == "any") {
-    a.opt.udp_trust = platform::RouterOptions::UdpTrust::any;
-  } else {
-    cli::error(kProg, "--udp-trust: expected same-ip or any, not '" + a.udp_trust + "'");
-    return cli::usage;
-  }
-  // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
-  // platform on an empty registry that refuses every login. This connection only loads the
-  // registry; the server's writer thread opens its own to follow and write the file.
-  platform::Registry reg;
-  {
-    auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
-    if (!store) {
-      cli::error(kProg, store.error().message);
-      return cli::failure;
-    }
-    if (auto r = store->each_device([&](const platform::DeviceRecord& d) { reg.put_device(d); }); !r) {
-      cli::error(kProg, r.error().message);
-      return cli::failure;
-    }
-    if (auto r = store->each_account([&](const platform::AccountRecord& acc) { reg.put_account(acc); }); !r) {
-      cli::error(kProg, r.error().message);
-      return cli::failure;
-    }
-  }
-  install_stop_signals();
-  platform::Server server(reg, a.opt);
-  if (auto r = server.open(); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::unavailable;
-  }
-  if (auto r = server.follow(a.db); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
-  }
-  return server.run(g_stop) == 0 ? cli::ok : cli::failure;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,49 +24,13 @@ int main(int argc, char** argv) {
   cli::setup_app(app, kProg);
   app.require_subcommand(1);
 
-  ServeArgs s;
-  auto* sv = app.add_subcommand("serve", "run the platform (the default subcommand)");
-  sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it)")->type_name("FILE");
-  sv->add_option("--listen", s.listen, "TCP and UDP address to serve on")->type_name("HOST:PORT");
-  cli::add_duration(*sv, "--heartbeat-interval", s.opt.heartbeat_interval,
-                    "devices' heartbeat interval; sessions silent for 3 intervals are closed");
-  cli::add_duration(*sv, "--heartbeat-timeout", s.opt.heartbeat_timeout,
-                    "close sessions silent this long (default 3 x --heartbeat-interval)")
-      ->default_str("3 x interval");
-  cli::add_duration(*sv, "--stats-interval", s.opt.stats_interval, "write a stats line this often (0: never)");
-  cli::add_duration(*sv, "--route-timeout", s.opt.route_timeout,
-                    "forget a client request forwarded to a device after this long without a reply");
-  cli::add_count(*sv, "--max-send-queue", s.max_send_queue,
-                 "bytes queued for a slow reader before its session is closed")
-      ->default_str("64k");
-  cli::add_count(*sv, "--login-fail-limit", s.login_fail_limit,
-                 "failed logins of one id from one source address per window before that pair is refused (0: no limit)")
-      ->default_str("10");
-  cli::add_duration(*sv, "--login-fail-window", s.opt.login_fail_window, "window of --login-fail-limit");
-  cli::add_count(*sv, "--max-failed-logins", s.max_failed_logins,
-                 "failed logins per second, all sources together, before logins are refused as busy (0: no limit)")
-      ->default_str("1000");
-  cli::add_count(*sv, "--max-tcp-sessions", s.max_tcp, "refuse TCP connections beyond this (default: the file limit)");
-  cli::add_count(*sv, "--max-conns-per-ip", s.max_conns_per_ip,
-                 "refuse TCP connections from one address beyond this (0: no limit)")
-      ->default_str("0");
-  cli::add_count(*sv, "--max-terminals-per-account", s.max_terminals,
-                 "devices one account may register with platform.add_terminal while the server runs (0: no limit)")
-      ->default_str("1000");
-  sv->add_option("--udp-trust", s.udp_trust,
-                 "for a device with a TCP session, accept its UDP frames from: same-ip (its TCP address) or any")
-      ->type_name("same-ip|any")
-      ->default_str("same-ip");
-  sv->add_flag("--reuseport", s.opt.reuseport, "set SO_REUSEPORT so several processes can share the port");
-  cli::add_crc(*sv, s.opt.crc);
-  sv->add_flag("-q,--quiet", s.opt.quiet, "no session events (listening, stats and shutdown lines remain)");
-  bool verbose = false;
-  sv->add_flag("-v,--verbose", verbose, "accepted for symmetry; every session event is already written");
+  server_tool::ServeArgs s;
+  server_tool::add_serve_command(app, s);
 
   server_tool::AdminOptions admin;
   server_tool::add_admin_commands(app, admin);
 
   if (int rc = cli::parse(app, kProg, static_cast<int>(args.size()), args.data()); rc >= 0) return rc;
   if (int rc = server_tool::run_admin_command(app, admin); rc >= 0) return rc;
-  return serve(s);
+  return server_tool::serve(s);
 }
