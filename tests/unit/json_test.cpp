@@ -328,6 +328,10 @@ TEST_CASE("frame_from_json: errors name the field") {
   REQUIRE_FALSE(big);
   CHECK(big.error().kind == ErrorKind::too_long);
   CHECK(big.error().message.find("1400") != std::string::npos);
+  // The same wording as encode: what fits with this frame's header and token.
+  CHECK(big.error().message ==
+        "data: frame would be 1422 bytes; the protocol limit is 1400: with its header and 0-byte token at most 1378 "
+        "data bytes fit (it has 1400)");
 }
 
 TEST_CASE("error_to_json and frame_summary") {
