@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "m2m/link.hpp"
+
 namespace m2m::device {
 namespace {
 
@@ -125,10 +127,13 @@ Time Session::connection_lost(Time now, ErrorKind why) {
 
 Event Session::login_reply(const ai::FrameView& f, Time now) {
   Event e{EventKind::login_failed, ErrorKind::refused, f.status, f.seq};
-  const ByteView d = f.data;
-  if (f.status == ai::status::ok && !d.empty() && d.size() == 1u + d[0] && d[0] <= kMaxToken) {
-    token_len_ = d[0];
-    std::memcpy(token_.data(), d.data() + 1, token_len_);
+  // The token as the login reply carries it (m2m-protocol(7) COMMANDS, link.login): L + token.
+  // A refusal carries no token: only an ok reply is parsed.
+  const auto reply = f.status == ai::status::ok ? ai::get_login_reply(f.data)
+                                                : Result<ai::LoginReply>(unexpected<Error>(Error{}));
+  if (reply && reply->token.size() <= kMaxToken) {
+    token_len_ = static_cast<std::uint8_t>(reply->token.size());
+    std::memcpy(token_.data(), reply->token.data(), token_len_);
     state_ = State::ready;
     timer_ = kNever;
     attempts_ = 0;

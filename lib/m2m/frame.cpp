@@ -11,20 +11,24 @@ std::size_t unescaped_size(const FrameView& f) {
   return n;
 }
 
+std::string too_long_message(const FrameView& f) {
+  // Say what fits: the header and token are fixed for this frame, so the room left is data.
+  const std::size_t len = unescaped_size(f);
+  const std::size_t overhead = len - f.data.size();
+  const bool tok = has_token_field(f.cls, f.cmd);
+  std::string token = !tok ? "no token field" : std::to_string(f.token.size()) + "-byte token";
+  std::string fit = overhead < kMaxFrame ? "at most " + std::to_string(kMaxFrame - overhead) : "no";
+  return "frame would be " + std::to_string(len) + " bytes; the protocol limit is " + std::to_string(kMaxFrame) +
+         ": with its header and " + token + " " + fit + " data bytes fit (it has " + std::to_string(f.data.size()) +
+         ")";
+}
+
 Result<void> encode(const FrameView& f, CrcVariant crc, Bytes& out) {
   const bool tok = has_token_field(f.cls, f.cmd);
   if (tok && f.token.size() > 255)
     return fail(ErrorKind::bad_value, "token is " + std::to_string(f.token.size()) + " bytes; the field holds at most 255");
   const std::size_t len = unescaped_size(f);
-  if (len > kMaxFrame) {
-    // Say what fits: the header and token are fixed for this frame, so the room left is data.
-    const std::size_t overhead = len - f.data.size();
-    std::string token = !tok ? "no token field" : std::to_string(f.token.size()) + "-byte token";
-    return fail(ErrorKind::too_long, "frame would be " + std::to_string(len) + " bytes; the protocol limit is " +
-                                         std::to_string(kMaxFrame) + ": with its header and " + token + " at most " +
-                                         std::to_string(kMaxFrame - overhead) + " data bytes fit (it has " +
-                                         std::to_string(f.data.size()) + ")");
-  }
+  if (len > kMaxFrame) return fail(ErrorKind::too_long, too_long_message(f));
   // Build unescaped first (CRC needs it), then escape into `out`.
   std::uint8_t buf[kMaxFrame];
   std::size_t n = 0;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/bytes.hpp"
 #include "core/crc16.hpp"
@@ -67,6 +68,10 @@ struct Frame {
 
 // Unescaped size of the frame `f` would encode to.
 std::size_t unescaped_size(const FrameView& f);
+
+// Why `f` does not fit (its unescaped size is above kMaxFrame): the size, the limit, and how
+// many data bytes fit with this frame's header and token. One wording for every caller.
+std::string too_long_message(const FrameView& f);
 
 // Appends the escaped wire bytes of `f` to `out`. Fails (too_long) above kMaxFrame and
 // (bad_value) for a token longer than 255 bytes; `out` is unchanged on failure.

@@ -206,9 +206,8 @@ Result<Frame> frame_from_json(const nlohmann::json& j) {
   try {
     Frame f = frame_from(j);
     if (std::size_t n = unescaped_size(f.view()); n > kMaxFrame)
-      return fail(ErrorKind::too_long, std::string(member(j, "body") ? "body" : "data") + ": frame would be " +
-                                           std::to_string(n) + " bytes; the protocol limit is " +
-                                           std::to_string(kMaxFrame));
+      return fail(ErrorKind::too_long,
+                  std::string(member(j, "body") ? "body" : "data") + ": " + too_long_message(f.view()));
     return f;
   } catch (const BadInput& e) {
     return fail(ErrorKind::bad_json, e.message);

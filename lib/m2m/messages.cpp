@@ -1,4 +1,4 @@
-// Command catalogue, field types and typed bodies (PROTOCOL-NOTES §1.3).
+// Command catalogue and shared field types (m2m-protocol(7) COMMANDS, CONFIGURATION PARAMETERS).
 //
 // Every get_* is strict: it accepts exactly the bytes its put_* would produce, so that a data
 // area that parses re-encodes to itself. That is what lets the JSON layer show a body and
@@ -10,27 +10,15 @@
 #include <cstring>
 
 #include "core/gbk.hpp"
+#include "m2m/body_common.hpp"
 
 namespace m2m::ai {
 namespace {
 
-unexpected<Error> bad(std::string message, std::uint64_t offset = 0) {
-  return fail(ErrorKind::bad_value, std::move(message), offset);
-}
-
-std::string n_bytes(std::size_t n) { return std::to_string(n) + (n == 1 ? " byte" : " bytes"); }
-
-// Exactly `n` bytes must remain.
-Result<void> expect_size(ByteView in, std::size_t n, std::string_view what) {
-  if (in.size() != n)
-    return bad(std::string(what) + " is " + n_bytes(n) + ", data has " + n_bytes(in.size()));
-  return {};
-}
-
-Result<void> expect_end(ByteView in, std::string_view what) {
-  if (!in.empty()) return bad(n_bytes(in.size()) + " left over after " + std::string(what));
-  return {};
-}
+using detail::bad;
+using detail::expect_end;
+using detail::expect_size;
+using detail::n_bytes;
 
 Result<std::uint16_t> take_le16(ByteView& in, std::string_view what) {
   if (in.size() < 2) return bad("data ends inside " + std::string(what) + " (2 bytes)");
@@ -316,7 +304,7 @@ Result<ConfigValue> get_config_value(std::uint16_t id, ByteView in) {
   return ConfigValue(std::in_place_type<Bytes>, in.begin(), in.end());
 }
 
-// ---- bodies ----------------------------------------------------------------------------
+// ---- strings ----------------------------------------------------------------------------
 
 Result<void> put_gbk_string(Bytes& out, std::string_view utf8) {
   if (utf8.find('\0') != std::string_view::npos) return bad("a protocol string cannot contain NUL");
@@ -346,87 +334,6 @@ Result<std::string> get_gbk_string(ByteView& in) {
   }
   in = in.subspan(n + 1);
   return utf8;
-}
-
-Result<void> put_ota_start(Bytes& out, const OtaStart& b) {
-  if (auto r = put_gbk_string(out, b.file); !r) return r;
-  out.push_back(b.checksum);
-  return {};
-}
-
-Result<OtaStart> get_ota_start(ByteView in) {
-  OtaStart b;
-  auto file = get_gbk_string(in);
-  if (!file) return unexpected(std::move(file).error());
-  b.file = std::move(*file);
-  if (auto e = expect_size(in, 1, "the checksum after the file name"); !e) return unexpected(std::move(e).error());
-  b.checksum = in[0];
-  return b;
-}
-
-Result<void> put_ota_frame_request(Bytes& out, const OtaFrameRequest& b) {
-  if (auto r = put_gbk_string(out, b.file); !r) return r;
-  put_le16(out, b.frame);
-  put_le16(out, b.size);
-  return {};
-}
-
-Result<OtaFrameRequest> get_ota_frame_request(ByteView in) {
-  OtaFrameRequest b;
-  auto file = get_gbk_string(in);
-  if (!file) return unexpected(std::move(file).error());
-  b.file = std::move(*file);
-  if (auto e = expect_size(in, 4, "frame number and size after the file name"); !e)
-    return unexpected(std::move(e).error());
-  b.frame = get_le16(in.data());
-  b.size = get_le16(in.data() + 2);
-  return b;
-}
-
-Result<void> put_ota_frame_reply(Bytes& out, const OtaFrameReply& b) {
-  if (b.count != b.bytes.size())
-    return bad("byte count " + std::to_string(b.count) + " disagrees with " + n_bytes(b.bytes.size()) + " of data");
-  if (auto r = put_gbk_string(out, b.file); !r) return r;
-  put_le16(out, b.frame);
-  put_le16(out, b.count);
-  out.insert(out.end(), b.bytes.begin(), b.bytes.end());
-  return {};
-}
-
-Result<OtaFrameReply> get_ota_frame_reply(ByteView in) {
-  OtaFrameReply b;
-  auto file = get_gbk_string(in);
-  if (!file) return unexpected(std::move(file).error());
-  b.file = std::move(*file);
-  if (in.size() < 4) return bad("data ends inside the frame number and byte count");
-  b.frame = get_le16(in.data());
-  b.count = get_le16(in.data() + 2);
-  in = in.subspan(4);
-  if (in.size() != b.count)
-    return bad("byte count says " + n_bytes(b.count) + ", " + n_bytes(in.size()) + " follow");
-  b.bytes.assign(in.begin(), in.end());
-  return b;
-}
-
-Result<void> put_event(Bytes& out, const Event& b) {
-  out.push_back(b.code);
-  if (auto r = put_gbk_string(out, b.description); !r) {
-    out.pop_back();
-    return r;
-  }
-  return {};
-}
-
-Result<Event> get_event(ByteView in) {
-  Event b;
-  auto code = take_u8(in, "the event code");
-  if (!code) return unexpected(std::move(code).error());
-  b.code = *code;
-  auto d = get_gbk_string(in);
-  if (!d) return unexpected(std::move(d).error());
-  b.description = std::move(*d);
-  if (auto e = expect_end(in, "the event description"); !e) return unexpected(std::move(e).error());
-  return b;
 }
 
 }  // namespace m2m::ai

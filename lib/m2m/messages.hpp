@@ -1,8 +1,10 @@
-// Command catalogue and typed bodies of the AI-Cloud protocol (PROTOCOL-NOTES §1.3).
+// Command catalogue and the field types the bodies share (m2m-protocol(7) COMMANDS,
+// CONFIGURATION PARAMETERS). The bodies themselves are in one file per class: link.hpp,
+// data.hpp, term.hpp, platform.hpp.
 //
-// Every body type has put_* (append its data-area bytes) and get_* (parse a whole data area,
-// strictly: any byte left over, a missing NUL, invalid GBK is an error) so that for every data
-// area d that parses, put(get(d)) == d byte for byte.
+// Every field type has put_* (append its bytes) and get_* (parse strictly: any byte left
+// over, a missing NUL, invalid GBK is an error) so that for every data area d that parses,
+// put(get(d)) == d byte for byte.
 #pragma once
 
 #include <array>
@@ -77,25 +79,9 @@ using ConfigValue = std::variant<VersionInfo, ServerAddr, std::uint32_t /*dns ip
 Result<void> put_config_value(Bytes& out, std::uint16_t id, const ConfigValue& v);
 Result<ConfigValue> get_config_value(std::uint16_t id, ByteView in);
 
-// ---- bodies ----------------------------------------------------------------------------
+// ---- strings ----------------------------------------------------------------------------
 // A GBK NUL-terminated string: UTF-8 in, GBK + NUL out (and back).
 Result<void> put_gbk_string(Bytes& out, std::string_view utf8);
 Result<std::string> get_gbk_string(ByteView& in);  // advances past the NUL
-
-struct OtaStart { std::string file; std::uint8_t checksum = 0; };
-struct OtaFrameRequest { std::string file; std::uint16_t frame = 0; std::uint16_t size = 0; };
-struct OtaFrameReply { std::string file; std::uint16_t frame = 0; std::uint16_t count = 0; Bytes bytes; };
-struct Event { std::uint8_t code = 0; std::string description; };
-namespace event_code { inline constexpr std::uint8_t upgrade = 0x10, working = 0x20; }
-
-// put_* of bodies with strings fail only when a string cannot be converted to GBK.
-Result<void> put_ota_start(Bytes& out, const OtaStart& b);
-Result<OtaStart> get_ota_start(ByteView in);
-Result<void> put_ota_frame_request(Bytes& out, const OtaFrameRequest& b);
-Result<OtaFrameRequest> get_ota_frame_request(ByteView in);
-Result<void> put_ota_frame_reply(Bytes& out, const OtaFrameReply& b);
-Result<OtaFrameReply> get_ota_frame_reply(ByteView in);
-Result<void> put_event(Bytes& out, const Event& b);
-Result<Event> get_event(ByteView in);
 
 }  // namespace m2m::ai
