@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   cli::SessionArgs session_args;
   const cli::SessionOptionSet session_opts = cli::add_session_options(app, session_args, /*with_identity=*/false);
   std::vector<CLI::Option*> net_opts = session_opts.others;
+  net_opts.push_back(session_opts.password_file);
   net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply")->group("Network"));
   net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
@@ -87,7 +88,12 @@ int main(int argc, char** argv) {
   if (auto given = telematics_args.given(); !given.empty())
     return usage_error(std::string(given.front()) + " applies to --protocol telematics or sms");
 
-  if (session_opts.server->count() > 0) {
+  // The environment never turns frame output into a send: M2M_SERVER is the address when a
+  // network option asks for a session without --server.
+  bool networked = session_opts.server->count() > 0;
+  if (!networked && cli::env_value(cli::kEnvServer))
+    for (CLI::Option* o : net_opts) networked = networked || o->count() > 0;
+  if (networked) {
     if (!out_name.empty() && out_name != "json") return usage_error("with --server the output is JSON Lines; drop --out " + out_name);
     if (encode) return usage_error("--encode writes frames out; use --stdin with --server");
     if (net.listen && (from_stdin || !frame_args.type.empty() || frame_args.json))
@@ -97,6 +103,10 @@ int main(int argc, char** argv) {
     session_args.device = frame_args.device.value_or("");
     for (auto& [key, value] : frame_args.body_fields)
       if (key == "password") session_args.password = value;
+    if (auto r = cli::apply_environment(session_args); !r) return usage_error(r.error().message);
+    if (!frame_args.device && !session_args.device.empty()) frame_args.device = session_args.device;
+    if (session_args.password && !frame_args.has_body_field("password"))  // a login frame's own password
+      frame_args.body_fields.emplace_back("password", *session_args.password);
     if (auto r = send::apply_session_args(session_args, net); !r) return usage_error(r.error().message);
     if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
     net.crc = crc;
@@ -117,7 +127,7 @@ int main(int argc, char** argv) {
     return session.send_one(*j);
   }
   for (CLI::Option* o : net_opts)
-    if (o->count() > 0) return usage_error(o->get_name() + " needs --server");
+    if (o->count() > 0) return usage_error(o->get_name() + " needs --server (or M2M_SERVER)");
 
   if (encode) {
     if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);

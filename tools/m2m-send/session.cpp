@@ -37,7 +37,7 @@ Result<void> apply_session_args(const cli::SessionArgs& a, SessionOptions& opt) 
     return fail(ErrorKind::bad_value, "--server: '" + a.server + "' names no host and port to connect to");
   opt.server = *where;
   opt.udp = a.udp;
-  auto who = cli::check_identity(a.device, a.account, a.password);
+  auto who = cli::check_identity(a.device, a.account, a.password, a.password_source);
   if (!who) return unexpected(std::move(who).error());
   opt.device = who->device;
   opt.account = who->account;
