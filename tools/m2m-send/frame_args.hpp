@@ -19,6 +19,9 @@ struct FrameArgs {
   std::string type;  // positional: catalogue name or CLASS:CMD in hex ("F0:99")
   std::optional<std::string> json, body, data, token, device, status, seq, ext;
   std::vector<std::pair<std::string, std::string>> body_fields;  // (key, text as given), in order
+  // --device-password: the body's "password" (platform.add_terminal) under a flag of its own,
+  // because with --server --password is the session's login password (issue 15).
+  std::optional<std::string> device_password;
 
   bool any() const;  // was any frame-building flag or the TYPE given?
   bool has_body_field(std::string_view key) const;

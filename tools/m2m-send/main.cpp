@@ -53,7 +53,12 @@ int main(int argc, char** argv) {
                                        "frame; default on a terminal) or json (the decoded frame)")
       ->check(CLI::IsMember({"raw", "hex", "json"}))
       ->type_name("FORMAT");
-  app.add_flag("-p,--pretty", pretty, "Indent JSON output (--out json)");
+  std::string format_name;
+  app.add_option("-f,--format", format_name, "With --server: the records as json (JSON Lines, the default) or text\n"
+                                             "(one summary line per frame)")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->type_name("FORMAT");
+  app.add_flag("-p,--pretty", pretty, "Indent JSON output (--out json, or --server)");
   cli::add_crc(app, crc);
   app.add_flag("-q,--quiet", quiet, "No per-line error messages with --stdin (the exit status still says 3)");
   app.add_flag("-v,--verbose", verbose, "Describe each frame built on stderr (one summary line)");
@@ -64,8 +69,11 @@ int main(int argc, char** argv) {
   const cli::SessionOptionSet session_opts = cli::add_session_options(app, session_args, /*with_identity=*/false);
   std::vector<CLI::Option*> net_opts = session_opts.others;
   net_opts.push_back(session_opts.password_file);
-  net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply")->group("Network"));
-  net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
+  net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply;\n"
+                                                                  "with --listen, stop after N")->group("Network"));
+  net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n\n"
+                                                             "frames or the -t time; reaching -t ends normally (exit 0)")->group("Network"));
+  net_opts.push_back(app.get_option("--format"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
 
   const auto protocol = protocol_name == "telematics" ? send::Protocol::telematics
@@ -111,6 +119,18 @@ int main(int argc, char** argv) {
     if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
     net.crc = crc;
     net.pretty = pretty;
+    net.text = format_name == "text";
+    if (net.text && pretty) return usage_error("--pretty applies to JSON records, not --format text");
+    if (!net.password && !quiet) {
+      const bool has_token = frame_args.token || (frame_args.json && frame_args.json->find("\"token\"") != std::string::npos);
+      const bool own_login = !frame_args.type.empty() && (frame_args.type == "link.login" || frame_args.type == "platform.login");
+      if (net.listen)
+        cli::warning(kProg, "no password (--password, --password-file or M2M_PASSWORD): nothing logs in, and the platform "
+                            "sends nothing to a session that has not");
+      else if (!from_stdin && !has_token && !own_login)
+        cli::warning(kProg, "no password (--password, --password-file or M2M_PASSWORD): the frame goes without a token "
+                            "and the platform will drop it");
+    }
     net.verbose = verbose;
     net.quiet = quiet;
     cli::install_interrupt_flag();
