@@ -111,6 +111,17 @@ std::optional<std::pair<std::uint8_t, std::uint8_t>> class_cmd_of(const nlohmann
   return std::pair{c->get<std::uint8_t>(), d->get<std::uint8_t>()};
 }
 
+Result<void> share_identity(FrameArgs& a, cli::SessionArgs& session) {
+  session.device = a.device.value_or("");
+  for (auto& [key, value] : a.body_fields)
+    if (key == "password") session.password = value;
+  if (auto r = cli::apply_environment(session); !r) return r;
+  if (!a.device && !session.device.empty()) a.device = session.device;
+  if (session.password && !a.has_body_field("password"))  // a login frame's own password
+    a.body_fields.emplace_back("password", *session.password);
+  return {};
+}
+
 bool FrameArgs::any() const {
   return !type.empty() || json || body || data || token || device || status || seq || ext || device_password ||
          !body_fields.empty();

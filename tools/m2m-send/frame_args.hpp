@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
+#include "cli/session_options.hpp"
 #include "core/error.hpp"
 
 namespace m2m::send {
@@ -32,6 +33,11 @@ void add_frame_options(CLI::App& app, FrameArgs& args);
 // The JSON frame object the flags describe. `password_in_body` false keeps --password out of
 // the body (network mode, where it is the session's login password, unless the frame is a login).
 Result<nlohmann::json> frame_json(const FrameArgs& args, bool password_in_body = true);
+
+// With --server, --device and --password are frame flags that also name the session's login:
+// copies them into `session`, lets the environment fill the rest (cli::apply_environment), and
+// hands back what it filled (M2M_DEVICE as the header device, the password as a login frame's).
+Result<void> share_identity(FrameArgs& args, cli::SessionArgs& session);
 
 // "7", "0x1F" -> number; anything else is an error naming `what`.
 Result<std::uint64_t> parse_number(std::string_view s, std::string_view what);

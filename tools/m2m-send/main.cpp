@@ -33,17 +33,12 @@ int main(int argc, char** argv) {
   bool from_stdin = false, encode = false, pretty = false, quiet = false, verbose = false;
   CrcVariant crc = CrcVariant::modbus;
   send::SessionOptions net;
-  std::string protocol_name = "ai";
   send::TelematicsArgs telematics_args;
 
   CLI::App app{"Build one AI-Cloud M2M frame from flags (or many from JSON Lines on stdin) and write it\n"
                "out as wire bytes, hex or JSON."};
   cli::setup_app(app, kProg);
-  app.add_option("--protocol", protocol_name,
-                 "Protocol of the frames: ai (AI-Cloud M2M, the default), telematics (vehicle\n"
-                 "protocol V1.02, see telematics-protocol(7)) or sms (its text commands)")
-      ->check(CLI::IsMember({"ai", "telematics", "sms"}))
-      ->type_name("PROTOCOL");
+  send::add_protocol_option(app, telematics_args);
   send::add_frame_options(app, frame_args);
   send::add_telematics_options(app, telematics_args);
   app.add_flag("--stdin", from_stdin, "Read frames as JSON Lines (m2m-decode's schema) from stdin; error\n"
@@ -76,25 +71,11 @@ int main(int argc, char** argv) {
   net_opts.push_back(app.get_option("--format"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
 
-  const auto protocol = protocol_name == "telematics" ? send::Protocol::telematics
-                       : protocol_name == "sms"      ? send::Protocol::sms
-                                                     : send::Protocol::ai;
-
-  if (protocol != send::Protocol::ai) {
-    if (session_opts.server->count() > 0) return usage_error("--server applies to --protocol ai; telematics and SMS are encoded offline");
-    for (CLI::Option* o : net_opts)
-      if (o->count() > 0) return usage_error(o->get_name() + " applies to --protocol ai");
-    if (app.count("--crc") > 0) return usage_error("--crc applies to --protocol ai (the telematics checksum is XOR)");
-    if (encode) {
-      if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);
-      from_stdin = true;
-      out_name = "raw";
-    }
-    return send::run_telematics(kProg, {protocol, out_name, from_stdin, pretty, quiet, verbose}, frame_args,
-                                telematics_args);
-  }
-  if (auto given = telematics_args.given(); !given.empty())
-    return usage_error(std::string(given.front()) + " applies to --protocol telematics or sms");
+  const send::TelematicsRun run{send::Protocol::ai, out_name, from_stdin, pretty, quiet, verbose};
+  if (int rc = send::dispatch_protocol(kProg, run, encode, session_opts.server, net_opts, app.count("--crc") > 0, frame_args,
+                                       telematics_args);
+      rc >= 0)
+    return rc;
 
   // The environment never turns frame output into a send: M2M_SERVER is the address when a
   // network option asks for a session without --server.
@@ -108,31 +89,15 @@ int main(int argc, char** argv) {
       return usage_error("--listen sends no frame of its own; drop TYPE/--stdin");
     if (!net.listen && !from_stdin && frame_args.type.empty() && !frame_args.json)
       return usage_error("nothing to send: give a TYPE, --json, --stdin or --listen");
-    session_args.device = frame_args.device.value_or("");
-    for (auto& [key, value] : frame_args.body_fields)
-      if (key == "password") session_args.password = value;
-    if (auto r = cli::apply_environment(session_args); !r) return usage_error(r.error().message);
-    if (!frame_args.device && !session_args.device.empty()) frame_args.device = session_args.device;
-    if (session_args.password && !frame_args.has_body_field("password"))  // a login frame's own password
-      frame_args.body_fields.emplace_back("password", *session_args.password);
+    if (auto r = send::share_identity(frame_args, session_args); !r) return usage_error(r.error().message);
     if (auto r = send::apply_session_args(session_args, net); !r) return usage_error(r.error().message);
     if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
     net.crc = crc;
     net.pretty = pretty;
     net.text = format_name == "text";
     if (net.text && pretty) return usage_error("--pretty applies to JSON records, not --format text");
-    if (!net.password && !quiet) {
-      const bool has_token = frame_args.token || (frame_args.json && frame_args.json->find("\"token\"") != std::string::npos);
-      const bool own_login = !frame_args.type.empty() && (frame_args.type == "link.login" || frame_args.type == "platform.login");
-      if (net.listen)
-        cli::warning(kProg, "no password (--password, --password-file or M2M_PASSWORD): nothing logs in, and the platform "
-                            "sends nothing to a session that has not");
-      else if (!from_stdin && !has_token && !own_login)
-        cli::warning(kProg, "no password (--password, --password-file or M2M_PASSWORD): the frame goes without a token "
-                            "and the platform will drop it");
-    }
-    net.verbose = verbose;
-    net.quiet = quiet;
+    if (!quiet) send::warn_without_password(kProg, net, from_stdin || frame_args.token || frame_args.json ||
+                                                            frame_args.type == "link.login" || frame_args.type == "platform.login");
     cli::install_interrupt_flag();
     cli::RecordOutput out;
     send::Session session(kProg, net, out);

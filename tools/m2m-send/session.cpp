@@ -54,6 +54,16 @@ Result<void> apply_session_args(const cli::SessionArgs& a, SessionOptions& opt) 
   return {};
 }
 
+void warn_without_password(std::string_view prog, const SessionOptions& opt, bool frame_may_log_in) {
+  if (opt.password) return;
+  if (opt.listen)
+    cli::warning(prog, "no password (--password, --password-file or M2M_PASSWORD): nothing logs in, and the platform "
+                       "sends nothing to a session that has not");
+  else if (!frame_may_log_in)
+    cli::warning(prog, "no password (--password, --password-file or M2M_PASSWORD): the frame goes without a token "
+                       "and the platform will drop it");
+}
+
 Session::Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out)
     : prog_(prog),
       opt_(opt),

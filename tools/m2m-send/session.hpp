@@ -45,6 +45,11 @@ struct SessionOptions {
 // net::parse_host_port (a bad one is a usage error), the identity checked.
 Result<void> apply_session_args(const cli::SessionArgs& args, SessionOptions& opt);
 
+// --server without a password: nothing logs in, so say that the frame goes without a token and
+// the platform will drop it (or, with --listen, that nothing will arrive). `frame_may_log_in`:
+// the frame is a login, or brings its own token (--token, --json, --stdin lines): no warning.
+void warn_without_password(std::string_view prog, const SessionOptions& opt, bool frame_may_log_in);
+
 class Session : private device::Sink {
  public:
   Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out);
