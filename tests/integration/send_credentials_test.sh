@@ -50,7 +50,7 @@ before=$(logins_of account 1)
 M2M_SERVER=$srv M2M_ACCOUNT=1 M2M_PASSWORD=text:op timeout 10 "$SEND" --listen -t 8s >"$work/listen.out" 2>"$work/listen.err" &
 listener=$!
 extra_pids+=("$listener")
-wait_for 8 test "$(logins_of account 1)" -gt "$before" || fail "M2M_ACCOUNT: the operator did not log in: $(cat "$work/listen.err")"
+wait_for 8 more_logins account 1 "$before" || fail "M2M_ACCOUNT: the operator did not log in: $(cat "$work/listen.err")"
 pid=$(pgrep -P "$listener" -x m2m-send || echo "$listener")
 tr '\0' ' ' <"/proc/$pid/cmdline" >"$work/argv"
 grep -q 'op' "$work/argv" && fail "the password shows in argv: $(cat "$work/argv")"
@@ -64,7 +64,7 @@ printf 'text:op\n' >"$work/op"
 timeout 10 "$SEND" -s "$srv" --account 1 --password-file "$work/op" --listen -t 8s >"$work/listen.out" 2>"$work/listen.err" &
 listener=$!
 extra_pids+=("$listener")
-wait_for 8 test "$(logins_of account 1)" -gt "$before" || fail "--password-file: the operator did not log in: $(cat "$work/listen.err")"
+wait_for 8 more_logins account 1 "$before" || fail "--password-file: the operator did not log in: $(cat "$work/listen.err")"
 pid=$(pgrep -P "$listener" -x m2m-send || echo "$listener")
 tr '\0' ' ' <"/proc/$pid/cmdline" >"$work/argv"
 grep -q 'text:op' "$work/argv" && fail "the password shows in argv: $(cat "$work/argv")"

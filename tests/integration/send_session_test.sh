@@ -55,7 +55,7 @@ before=$(logins_of account 1)
 timeout 10 "$SEND" -s "$srv" "${OP[@]}" --listen -t 8s >"$work/first.out" 2>"$work/first.err" &
 first=$!
 extra_pids+=("$first")
-wait_for 8 test "$(logins_of account 1)" -gt "$before" || fail "the first operator did not log in"
+wait_for 8 more_logins account 1 "$before" || fail "the first operator did not log in"
 expect_rc 0 timeout 10 "$SEND" -s "$srv" "${OP[@]}" --listen -t 200ms
 rc=0; wait "$first" || rc=$?
 [ "$rc" = 6 ] || fail "replaced session: exit $rc; stderr: $(cat "$work/first.err")"
@@ -67,7 +67,7 @@ before=$(logins_of account 1)
 timeout 10 "$SEND" -s "$srv" "${OP[@]}" --listen -t 8s >"$work/int.out" 2>"$work/int.err" &
 listener=$!
 extra_pids+=("$listener")
-wait_for 8 test "$(logins_of account 1)" -gt "$before" || fail "the listener did not log in"
+wait_for 8 more_logins account 1 "$before" || fail "the listener did not log in"
 pid=$(pgrep -P "$listener" -x m2m-send || echo "$listener")
 kill -INT "$pid"
 rc=0; wait "$listener" || rc=$?

@@ -21,6 +21,7 @@ expect_err() { # expect_err EXACT-LINE: stderr holds that line
   grep -qxF -- "$1" "$work/err" || fail "stderr lacks '$1'; it is: $(cat "$work/err")"
 }
 logins_of() { grep -cE "\"event\":\"login\",\"$1\":$2[,}]" "$work/server.log" || true; }
+more_logins() { [ "$(logins_of "$1" "$2")" -gt "$3" ]; }  # more_logins account 1 BEFORE
 # wait_for SECONDS CMD...: polls CMD every 50ms until it succeeds or the time is up.
 wait_for() {
   local end=$((SECONDS + $1)); shift
