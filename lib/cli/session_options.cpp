@@ -29,10 +29,11 @@ SessionOptionSet add_session_options(CLI::App& app, SessionArgs& a, bool with_id
                                       "instead of as --device")
                            ->type_name("ID")
                            ->group(group));
-  set.others.push_back(add_duration(app, "-t,--timeout", a.timeout, "Bound the whole wait (default 10s; with --listen none; 0: none)")
+  set.others.push_back(add_duration(app, "-t,--timeout", a.timeout, "Bound the whole wait (default 10s; 0: none); with --listen, the listening\n"
+                                                                        "time (default none), and reaching it ends normally")
                            ->default_str("10s")
                            ->group(group));
-  set.others.push_back(add_duration(app, "--heartbeat", a.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; 0: none)")
+  set.others.push_back(add_duration(app, "--heartbeat", a.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; default 30s; 0: none)")
                            ->group(group));
   set.others.push_back(app.add_option("--bind", a.bind, "Connect from this local address (HOST or HOST:PORT)")
                            ->type_name("HOST")

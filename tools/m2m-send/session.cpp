@@ -284,7 +284,7 @@ int Session::send_one(const nlohmann::json& j) {
     if (w.error().kind == ErrorKind::timeout) {
       finish_input();
       if (saw_garbage_ && !saw_frame_) return not_m2m();
-      cli::error(prog_, opt_.count ? "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout)
+      cli::error(prog_, opt_.count ? "fewer than " + cli::plural(opt_.count, "frame") + " within " + format_duration(opt_.timeout)
                                    : "no reply within " + format_duration(opt_.timeout));
       return cli::timed_out;
     }
