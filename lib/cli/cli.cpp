@@ -238,6 +238,8 @@ void install_interrupt_flag() {
 
 bool interrupted() { return g_interrupted.load(); }
 
+int exit_after_interrupt(OnInterrupt how) { return how == OnInterrupt::server_stop ? ok : interrupted_exit; }
+
 bool write_line(std::string_view line) {
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) return false;
   if (std::fputc('\n', stdout) == EOF) return false;

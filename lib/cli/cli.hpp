@@ -84,9 +84,16 @@ bool stdout_is_terminal();
 bool stderr_is_terminal();
 bool color_allowed();  // a terminal and NO_COLOR unset
 
-// SIGINT/SIGTERM set a flag instead of killing the process; programs poll interrupted().
+// SIGINT/SIGTERM (issue 15, decided once for every program): the signal sets a flag instead
+// of killing the process; programs poll interrupted(), stop what they do, flush what they
+// printed and exit 130 (interrupted_exit), as the exit-code table says. One exception: a
+// server (m2m-server serve, emulators serving a link) that is stopped on purpose by SIGINT or
+// SIGTERM has done what it was asked and exits 0 after a clean shutdown; its page says so.
+// exit_after_interrupt() is the one place that maps "stopped by a signal" to the code.
 void install_interrupt_flag();
 bool interrupted();
+enum class OnInterrupt : std::uint8_t { fail, server_stop };
+int exit_after_interrupt(OnInterrupt how = OnInterrupt::fail);
 
 // Writes one line (adds '\n') to stdout and flushes; returns false when stdout is gone
 // (EPIPE), so a program in a pipe stops quietly.

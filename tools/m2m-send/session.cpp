@@ -103,7 +103,7 @@ int Session::failure(const Error& e, const std::string& doing) {
   out_.flush();
   if (saw_garbage_ && !saw_frame_ && (e.kind == ErrorKind::closed || e.kind == ErrorKind::timeout)) return not_m2m();
   switch (e.kind) {
-    case ErrorKind::interrupted: return cli::interrupted_exit;
+    case ErrorKind::interrupted: return cli::exit_after_interrupt();
     case ErrorKind::timeout:
       cli::error(prog_, (doing.empty() ? e.message : doing + ": timed out") + " (-t " + format_duration(opt_.timeout) + ")");
       return cli::timed_out;
@@ -311,7 +311,7 @@ int Session::run_script(cli::InputFile& in) {
   };
   std::string_view line;
   for (;;) {
-    if (cli::interrupted()) return cli::interrupted_exit;
+    if (cli::interrupted()) return cli::exit_after_interrupt();
     auto more = lines.next(line);
     if (!more) {
       if (more.error().kind == ErrorKind::io) return failure(more.error(), "");

@@ -187,7 +187,7 @@ int encode_lines(std::string_view prog, Protocol p, Writer& w, cli::RecordOutput
   };
   std::string_view line;
   for (;;) {
-    if (cli::interrupted()) return cli::interrupted_exit;
+    if (cli::interrupted()) return cli::exit_after_interrupt();
     if (!lines.line_ready()) out.flush();
     if (!out.ok()) return cli::ok;
     auto more = lines.next(line);
@@ -218,7 +218,7 @@ int encode_lines(std::string_view prog, Protocol p, Writer& w, cli::RecordOutput
     if (verbose) std::fprintf(stderr, "%.*s: %s%s\n", static_cast<int>(prog.size()), prog.data(), where.c_str(), r->c_str());
   }
   out.flush();
-  if (cli::interrupted()) return cli::interrupted_exit;
+  if (cli::interrupted()) return cli::exit_after_interrupt();
   return bad ? cli::protocol : cli::ok;
 }
 
