@@ -56,6 +56,91 @@ void setup_app(CLI::App& app, std::string_view prog) {
                                            std::to_string(kCodecVersion));
   app.footer(kExitCodesHelp);
   app.option_defaults()->always_capture_default();
+  app.formatter(std::make_shared<HelpFormatter>());
+}
+
+namespace {
+
+// CLI11 appends ":" + each validator's description to the type name ("INT:INT in [1 - 9999]",
+// "PROTOCOL:{ai,sms,telematics}"); the description says the same in words.
+std::string bare_type_name(const CLI::Option* opt) {
+  std::string name = opt->get_type_name();
+  auto* o = const_cast<CLI::Option*>(opt);  // CLI11 2.1 has no const accessor for validators
+  std::vector<std::string> suffixes;
+  for (int i = 0;; ++i) {
+    try {
+      const std::string d = o->get_validator(i)->get_description();
+      if (!d.empty()) suffixes.push_back(":" + d);
+    } catch (const CLI::OptionNotFound&) {
+      break;
+    }
+  }
+  for (auto it = suffixes.rbegin(); it != suffixes.rend(); ++it)
+    if (name.size() >= it->size() && name.compare(name.size() - it->size(), it->size(), *it) == 0)
+      name.erase(name.size() - it->size());
+  return name;
+}
+
+// A default the help should mention: not empty, not a container's "[]", not a zero or false
+// that only means "not given".
+bool worth_showing(const std::string& d) {
+  static const char* const kNothing[] = {"", "[]", "\"\"", "0", "0ms", "0s", "false", "true"};
+  for (const char* n : kNothing)
+    if (d == n) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string HelpFormatter::make_option_opts(const CLI::Option* opt) const {
+  if (!opt->get_option_text().empty()) return " " + opt->get_option_text();
+  if (opt->get_type_size() == 0) return {};
+  std::string out;
+  if (std::string type = bare_type_name(opt); !type.empty()) out += " " + type;
+  if (opt->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
+  else if (opt->get_expected_min() > 1) out += " x " + std::to_string(opt->get_expected());
+  return out;
+}
+
+std::string HelpFormatter::make_option_desc(const CLI::Option* opt) const {
+  std::string desc = opt->get_description();
+  const std::string d = opt->get_default_str();
+  if (opt->get_type_size() != 0 && worth_showing(d) && desc.find("default") == std::string::npos)
+    desc += " (default " + d + ")";
+  return desc;
+}
+
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
+  std::string out = std::to_string(n) + " ";
+  if (n == 1) return out.append(one);
+  if (many.empty()) return out.append(one).append("s");
+  return out.append(many);
+}
+
+UsageMessage usage_message(const CLI::App& app, const CLI::ParseError& e) {
+  // The deepest subcommand the parse reached is where the word was wrong.
+  const CLI::App* at = &app;
+  std::string command = app.get_name();
+  for (;;) {
+    auto parsed = at->get_subcommands();
+    if (parsed.empty()) break;
+    at = parsed.back();
+    command += " " + at->get_name();
+  }
+  std::string message = e.what();
+  // A word where a subcommand belongs: CLI11 says "A subcommand is required" or "The
+  // following argument was not expected"; say which word and what the choices are.
+  const auto children = at->get_subcommands([](const CLI::App*) { return true; });
+  const std::vector<std::string> left = app.remaining(true);
+  if (!children.empty() && !left.empty() &&
+      (dynamic_cast<const CLI::RequiredError*>(&e) || dynamic_cast<const CLI::ExtrasError*>(&e))) {
+    std::string names;
+    for (const CLI::App* c : children) names += (names.empty() ? "" : ", ") + c->get_name();
+    message = "'" + left.front() + "' is not a subcommand of '" + command + "' (" + names + ")";
+  } else if (at != &app) {
+    message = command.substr(app.get_name().size() + 1) + ": " + message;
+  }
+  return {message, command};
 }
 
 int parse(CLI::App& app, std::string_view prog, int argc, char** argv) {
@@ -71,8 +156,9 @@ int parse(CLI::App& app, std::string_view prog, int argc, char** argv) {
     std::printf("%s\n", app.version().c_str());
     return ok;
   } catch (const CLI::ParseError& e) {
-    error(prog, e.what());
-    std::fprintf(stderr, "Try '%.*s --help' for more information.\n", static_cast<int>(prog.size()), prog.data());
+    const UsageMessage m = usage_message(app, e);
+    error(prog, m.message);
+    std::fprintf(stderr, "Try '%s --help' for more information.\n", m.command.c_str());
     return usage;
   }
   return -1;
@@ -151,6 +237,8 @@ void install_interrupt_flag() {
 }
 
 bool interrupted() { return g_interrupted.load(); }
+
+int exit_after_interrupt(OnInterrupt how) { return how == OnInterrupt::server_stop ? ok : interrupted_exit; }
 
 bool write_line(std::string_view line) {
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) return false;

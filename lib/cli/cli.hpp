@@ -41,13 +41,35 @@ extern const char* const kExitCodesHelp;
 void error(std::string_view prog, std::string_view message);
 void warning(std::string_view prog, std::string_view message);
 
-// Sets up -h/--help, -V/--version ("prog (m2m-toolkit) X, codec vN") and the exit-codes
-// footer on a fresh app.
+// Sets up -h/--help, -V/--version ("prog (m2m-toolkit) X, codec vN"), the exit-codes footer
+// and the help formatter on a fresh app. The formatter (HelpFormatter) makes --help read like
+// the man pages: "--count N", not CLI11's "--count INT:INT in [1 - 9999]=0" or
+// "id TEXT=[] REQUIRED": validator descriptions, "=default" and REQUIRED/Needs/Excludes
+// markers are left out of the option column, and a default worth knowing that the
+// description does not mention is added to it as "(default X)".
 void setup_app(CLI::App& app, std::string_view prog);
 
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override;
+  std::string make_option_desc(const CLI::Option* opt) const override;
+};
+
 // Parses argv; returns -1 to continue, or the exit code (0 for --help/--version, 2 for a
-// usage error, with CLI11's message on stderr in the "prog: error:" form).
+// usage error, with CLI11's message on stderr in the "prog: error:" form). In a subcommand
+// the message names the subcommand and the word that was wrong, and points to that
+// subcommand's --help ("Try 'm2m-server device --help' ...").
 int parse(CLI::App& app, std::string_view prog, int argc, char** argv);
+
+// The usage-error text of a failed parse and the command whose --help to suggest ("prog" or
+// "prog sub ..."): parse() prints them; tests call it directly.
+struct UsageMessage {
+  std::string message, command;
+};
+UsageMessage usage_message(const CLI::App& app, const CLI::ParseError& e);
+
+// "1 frame", "2 frames", "0 frames"; `many` defaults to `one` + "s".
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many = {});
 
 // Options taking units: durations "500ms"/"2s"/"5m", counts "100"/"10k"/"1M".
 CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& out,
@@ -62,9 +84,16 @@ bool stdout_is_terminal();
 bool stderr_is_terminal();
 bool color_allowed();  // a terminal and NO_COLOR unset
 
-// SIGINT/SIGTERM set a flag instead of killing the process; programs poll interrupted().
+// SIGINT/SIGTERM (issue 15, decided once for every program): the signal sets a flag instead
+// of killing the process; programs poll interrupted(), stop what they do, flush what they
+// printed and exit 130 (interrupted_exit), as the exit-code table says. One exception: a
+// server (m2m-server serve, emulators serving a link) that is stopped on purpose by SIGINT or
+// SIGTERM has done what it was asked and exits 0 after a clean shutdown; its page says so.
+// exit_after_interrupt() is the one place that maps "stopped by a signal" to the code.
 void install_interrupt_flag();
 bool interrupted();
+enum class OnInterrupt : std::uint8_t { fail, server_stop };
+int exit_after_interrupt(OnInterrupt how = OnInterrupt::fail);
 
 // Writes one line (adds '\n') to stdout and flushes; returns false when stdout is gone
 // (EPIPE), so a program in a pipe stops quietly.

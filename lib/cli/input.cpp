@@ -44,7 +44,7 @@ Result<bool> LineReader::next(std::string_view& line) {
       ++line_no_;
       if (was_skipping) {
         return fail(ErrorKind::bad_value,
-                    "line " + std::to_string(line_no_) + " is longer than " + std::to_string(max_line_) + " bytes");
+                    "line " + std::to_string(line_no_) + " is longer than " + plural(max_line_, "byte"));
       }
       std::size_t len = nl - from;
       if (len > 0 && buf_[from + len - 1] == '\r') --len;

@@ -1,5 +1,10 @@
 #include "cli/session_options.hpp"
 
+#include <cstdlib>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "cli/cli.hpp"
 #include "m2m/frame.hpp"
 
@@ -24,18 +29,61 @@ SessionOptionSet add_session_options(CLI::App& app, SessionArgs& a, bool with_id
                                       "instead of as --device")
                            ->type_name("ID")
                            ->group(group));
-  set.others.push_back(add_duration(app, "-t,--timeout", a.timeout, "Bound the whole wait (default 10s; with --listen none; 0: none)")
+  set.others.push_back(add_duration(app, "-t,--timeout", a.timeout, "Bound the whole wait (default 10s; 0: none); with --listen, the listening\n"
+                                                                        "time (default none), and reaching it ends normally")
                            ->default_str("10s")
                            ->group(group));
-  set.others.push_back(add_duration(app, "--heartbeat", a.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; 0: none)")
+  set.others.push_back(add_duration(app, "--heartbeat", a.heartbeat, "Keep-alive interval while waiting (A0 01 / EF 01; default 30s; 0: none)")
                            ->group(group));
   set.others.push_back(app.add_option("--bind", a.bind, "Connect from this local address (HOST or HOST:PORT)")
                            ->type_name("HOST")
                            ->group(group));
+  set.password_file = app.add_option("--password-file", a.password_file,
+                                     "Read the login password from the first line of FILE (keeps it out of ps;\n"
+                                     "M2M_PASSWORD does the same)")
+                          ->type_name("FILE")
+                          ->group(group);
   return set;
 }
 
-Result<Identity> check_identity(std::string_view device, std::string_view account, const std::optional<std::string>& password) {
+const char* env_value(const char* name, const EnvLookup& lookup) {
+  const char* v = lookup ? lookup(name) : std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+Result<void> apply_environment(SessionArgs& a, const EnvLookup& lookup) {
+  if (a.server.empty())
+    if (const char* v = env_value(kEnvServer, lookup)) a.server = v;
+  if (a.device.empty())
+    if (const char* v = env_value(kEnvDevice, lookup)) a.device = v;
+  if (a.account.empty())
+    if (const char* v = env_value(kEnvAccount, lookup)) a.account = v;
+  if (a.password) {
+    if (!a.password_file.empty()) return fail(ErrorKind::bad_value, "--password and --password-file: give one");
+    a.password_source = "--password";
+    return {};
+  }
+  if (!a.password_file.empty()) {
+    const std::string where = "--password-file " + a.password_file;
+    std::ifstream in(a.password_file);
+    if (!in) return fail(ErrorKind::bad_value, where + ": cannot read it (" + std::string(std::strerror(errno)) + ")");
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return fail(ErrorKind::bad_value, where + ": the first line is empty; it should hold the password");
+    a.password = std::move(line);
+    a.password_source = where;
+    return {};
+  }
+  if (const char* v = env_value(kEnvPassword, lookup)) {
+    a.password = v;
+    a.password_source = kEnvPassword;
+  }
+  return {};
+}
+
+Result<Identity> check_identity(std::string_view device, std::string_view account, const std::optional<std::string>& password,
+                                std::string_view password_source) {
   Identity id;
   if (!device.empty()) {
     auto d = ai::parse_device(device);
@@ -49,9 +97,12 @@ Result<Identity> check_identity(std::string_view device, std::string_view accoun
   }
   if (password) {
     auto p = ai::parse_password(*password);
-    if (!p) return fail(ErrorKind::bad_value, "--password: " + p.error().message);
+    const std::string from = password_source.empty() ? "--password" : std::string(password_source);
+    if (!p) return fail(ErrorKind::bad_value, from + ": " + p.error().message);
     id.password = *p;
-    if (!id.device && !id.account) return fail(ErrorKind::bad_value, "--password logs in as --device or --account; give one");
+    if (!id.device && !id.account)
+      return fail(ErrorKind::bad_value, from + (from == "--password" ? "" : " gives a password, which") +
+                                            " logs in as --device or --account; give one");
   }
   return id;
 }

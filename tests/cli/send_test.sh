@@ -119,6 +119,18 @@ for addr in "127.0.0.1:" "127.0.0.1:80x" "[::1" "[::1]:70000" "::1:80:x" ":8266"
   run 2 "$SEND" -s "$addr" --device FED24A --password text:1 link.heartbeat
   expect_match "usage error for -s '$addr'" '^m2m-send: error: --server: ' "$(cat err)"
 done
+# --device-password: platform.add_terminal's body password under its own flag (issue 15); the
+# same bytes as --password gives it offline, and the two together are a usage error.
+run 0 "$SEND" platform.add_terminal --device 7 --id E2 --device-password text:e2 -o json
+expect_eq "--device-password fills body.password" '{"id":"00000000000000E2","password":"6532000000000000"}' "$(jf 'j["body"]')"
+dp=$(cat out)
+run 0 "$SEND" platform.add_terminal --device 7 --id E2 --password text:e2 -o json
+expect_eq "offline --password still fills it" "$dp" "$(cat out)"
+run 2 "$SEND" platform.add_terminal --id E2 --password text:a --device-password text:e2
+expect_eq "both" "m2m-send: error: --password and --device-password both set the body's password; give one" "$(head -1 err)"
+# --format and --password-file belong to a session.
+run 2 "$SEND" link.heartbeat --password-file /dev/null
+expect_eq "--password-file offline" "m2m-send: error: --password-file needs --server (or M2M_SERVER)" "$(head -1 err)"
 run 0 "$SEND" --help
 expect_match "help lists body flags" -- '--password' "$(cat out)"
 run 0 "$SEND" --version

@@ -37,3 +37,9 @@ TEST_CASE("exit codes: one table for every program") {
   CHECK(cli::exit_code(Error{ErrorKind::timeout, 0, "login"}) == cli::timed_out);
   CHECK(cli::goal_missed == 7);
 }
+
+TEST_CASE("exit codes: SIGINT/SIGTERM is 130, except a server stopped on purpose") {
+  CHECK(cli::exit_after_interrupt() == 130);
+  CHECK(cli::exit_after_interrupt(cli::OnInterrupt::fail) == cli::interrupted_exit);
+  CHECK(cli::exit_after_interrupt(cli::OnInterrupt::server_stop) == cli::ok);
+}

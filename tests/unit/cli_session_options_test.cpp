@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <map>
+
 #include "cli/session_options.hpp"
 
 using namespace m2m;
@@ -64,4 +67,84 @@ TEST_CASE("session options: the identity is checked, errors name the flag") {
   bad = cli::check_identity("", "", std::string("text:1"));
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message == "--password logs in as --device or --account; give one");
+}
+
+TEST_CASE("session options: the environment fills what the flags leave out; flags win") {
+  std::map<std::string, std::string> env{{"M2M_SERVER", "127.0.0.1:9"}, {"M2M_DEVICE", "FED24A"},
+                                         {"M2M_ACCOUNT", "7"}, {"M2M_PASSWORD", "text:env"}};
+  const cli::EnvLookup lookup = [&env](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  cli::SessionArgs a;
+  REQUIRE(cli::apply_environment(a, lookup));
+  CHECK(a.server == "127.0.0.1:9");
+  CHECK(a.device == "FED24A");
+  CHECK(a.account == "7");
+  CHECK(a.password == "text:env");
+  CHECK(a.password_source == "M2M_PASSWORD");
+
+  cli::SessionArgs b;
+  b.server = "[::1]:1";
+  b.device = "AB";
+  b.account = "9";
+  b.password = "text:flag";
+  REQUIRE(cli::apply_environment(b, lookup));
+  CHECK(b.server == "[::1]:1");
+  CHECK(b.device == "AB");
+  CHECK(b.account == "9");
+  CHECK(b.password == "text:flag");
+  CHECK(b.password_source == "--password");
+
+  env["M2M_SERVER"] = "";  // empty is unset
+  cli::SessionArgs c;
+  REQUIRE(cli::apply_environment(c, lookup));
+  CHECK(c.server.empty());
+
+  // A bad password from the environment is reported under its source's name.
+  auto bad = cli::check_identity("FED24A", "", std::string("nothex"), "M2M_PASSWORD");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.starts_with("M2M_PASSWORD: "));
+  bad = cli::check_identity("", "", std::string("text:1"), "M2M_PASSWORD");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "M2M_PASSWORD gives a password, which logs in as --device or --account; give one");
+}
+
+TEST_CASE("session options: --password-file reads the first line; it loses to --password, wins over M2M_PASSWORD") {
+  const cli::EnvLookup lookup = [](const char* name) -> const char* {
+    return std::string_view(name) == "M2M_PASSWORD" ? "text:env" : nullptr;
+  };
+  const std::string path = "cli_session_options_test.pw";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    REQUIRE(f);
+    std::fputs("text:file\r\nsecond line\n", f);
+    std::fclose(f);
+  }
+  cli::SessionArgs a;
+  a.password_file = path;
+  REQUIRE(cli::apply_environment(a, lookup));
+  CHECK(a.password == "text:file");
+  CHECK(a.password_source == "--password-file " + path);
+
+  cli::SessionArgs b;
+  b.password_file = path;
+  b.password = "text:flag";
+  auto r = cli::apply_environment(b, lookup);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "--password and --password-file: give one");
+
+  cli::SessionArgs c;
+  c.password_file = path + ".missing";
+  r = cli::apply_environment(c, lookup);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "--password-file " + path + ".missing: cannot read it (No such file or directory)");
+  std::remove(path.c_str());
+
+  CLI::App app;
+  cli::SessionArgs d;
+  auto set = cli::add_session_options(app, d, /*with_identity=*/false);
+  REQUIRE(set.password_file);
+  REQUIRE(parse(app, {"--password-file", "x.pw"}) == 0);
+  CHECK(d.password_file == "x.pw");
 }

@@ -17,7 +17,7 @@ int encode_lines(std::string_view prog, cli::InputFile& in, FrameWriter& writer,
   };
   std::string_view line;
   for (;;) {
-    if (cli::interrupted()) return cli::interrupted_exit;
+    if (cli::interrupted()) return cli::exit_after_interrupt();
     if (!lines.line_ready()) out.flush();  // batch per input chunk; never hold records while waiting
     if (!out.ok()) return cli::ok;         // the reader went away
     auto more = lines.next(line);
@@ -52,7 +52,7 @@ int encode_lines(std::string_view prog, cli::InputFile& in, FrameWriter& writer,
                               static_cast<unsigned long long>(lines.line_number()), ai::frame_summary(frame->view()).c_str());
   }
   out.flush();
-  if (cli::interrupted()) return cli::interrupted_exit;
+  if (cli::interrupted()) return cli::exit_after_interrupt();
   return bad ? cli::protocol : cli::ok;
 }
 

@@ -18,7 +18,9 @@ struct BodyFlag {
 // Body fields of json.hpp that have a flag of their own. Rarer ones (ota_frame reply "count",
 // group_list "devices", version/server values) go through --body or --value.
 constexpr BodyFlag kBodyFlags[] = {
-    {"--password", "password", Kind::text, "Password: 16 hex digits or text:… (login, platform.add_terminal)"},
+    {"--password", "password", Kind::text,
+     "Login password: 16 hex digits or text:… (link.login, platform.login; with --server\n"
+     "the session's login)"},
     {"--target", "target", Kind::text, "Target device id (link.p2p_request, data.relay)"},
     {"--peer", "peer", Kind::text, "Peer device id (data.relay: target in a request, sender when delivered)"},
     {"--sender", "sender", Kind::text, "Sender device id (link.p2p_confirm, data.p2p_send, data.relay)"},
@@ -109,8 +111,20 @@ std::optional<std::pair<std::uint8_t, std::uint8_t>> class_cmd_of(const nlohmann
   return std::pair{c->get<std::uint8_t>(), d->get<std::uint8_t>()};
 }
 
+Result<void> share_identity(FrameArgs& a, cli::SessionArgs& session) {
+  session.device = a.device.value_or("");
+  for (auto& [key, value] : a.body_fields)
+    if (key == "password") session.password = value;
+  if (auto r = cli::apply_environment(session); !r) return r;
+  if (!a.device && !session.device.empty()) a.device = session.device;
+  if (session.password && !a.has_body_field("password"))  // a login frame's own password
+    a.body_fields.emplace_back("password", *session.password);
+  return {};
+}
+
 bool FrameArgs::any() const {
-  return !type.empty() || json || body || data || token || device || status || seq || ext || !body_fields.empty();
+  return !type.empty() || json || body || data || token || device || status || seq || ext || device_password ||
+         !body_fields.empty();
 }
 
 bool FrameArgs::has_body_field(std::string_view key) const {
@@ -142,6 +156,12 @@ void add_frame_options(CLI::App& app, FrameArgs& a) {
         ->type_name(f.kind == Kind::number ? "N" : f.kind == Kind::value ? "VALUE" : "TEXT")
         ->group("Body fields");
   }
+  app.add_option_function<std::string>(
+         "--device-password", [&a](const std::string& s) { a.device_password = s; },
+         "The new device's password in platform.add_terminal: 16 hex digits or text:…\n"
+         "(the body's \"password\"; --password stays the session's)")
+      ->type_name("P")
+      ->group("Body fields");
 }
 
 Result<nlohmann::json> frame_json(const FrameArgs& a, bool password_in_body) {
@@ -215,6 +235,13 @@ Result<nlohmann::json> frame_json(const FrameArgs& a, bool password_in_body) {
     auto v = field_value(f ? f->kind : Kind::text, key, text);
     if (!v) return unexpected(std::move(v).error());
     body[key] = std::move(*v);
+    have_body = true;
+  }
+  if (a.device_password) {
+    const bool password_given = password_in_body && a.has_body_field("password");
+    if (password_given || (login && a.has_body_field("password")))
+      return fail(ErrorKind::bad_value, "--password and --device-password both set the body's password; give one");
+    body["password"] = *a.device_password;
     have_body = true;
   }
   if (have_body) j["body"] = std::move(body);

@@ -33,17 +33,12 @@ int main(int argc, char** argv) {
   bool from_stdin = false, encode = false, pretty = false, quiet = false, verbose = false;
   CrcVariant crc = CrcVariant::modbus;
   send::SessionOptions net;
-  std::string protocol_name = "ai";
   send::TelematicsArgs telematics_args;
 
   CLI::App app{"Build one AI-Cloud M2M frame from flags (or many from JSON Lines on stdin) and write it\n"
                "out as wire bytes, hex or JSON."};
   cli::setup_app(app, kProg);
-  app.add_option("--protocol", protocol_name,
-                 "Protocol of the frames: ai (AI-Cloud M2M, the default), telematics (vehicle\n"
-                 "protocol V1.02, see telematics-protocol(7)) or sms (its text commands)")
-      ->check(CLI::IsMember({"ai", "telematics", "sms"}))
-      ->type_name("PROTOCOL");
+  send::add_protocol_option(app, telematics_args);
   send::add_frame_options(app, frame_args);
   send::add_telematics_options(app, telematics_args);
   app.add_flag("--stdin", from_stdin, "Read frames as JSON Lines (m2m-decode's schema) from stdin; error\n"
@@ -53,7 +48,12 @@ int main(int argc, char** argv) {
                                        "frame; default on a terminal) or json (the decoded frame)")
       ->check(CLI::IsMember({"raw", "hex", "json"}))
       ->type_name("FORMAT");
-  app.add_flag("-p,--pretty", pretty, "Indent JSON output (--out json)");
+  std::string format_name;
+  app.add_option("-f,--format", format_name, "With --server: the records as json (JSON Lines, the default) or text\n"
+                                             "(one summary line per frame)")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->type_name("FORMAT");
+  app.add_flag("-p,--pretty", pretty, "Indent JSON output (--out json, or --server)");
   cli::add_crc(app, crc);
   app.add_flag("-q,--quiet", quiet, "No per-line error messages with --stdin (the exit status still says 3)");
   app.add_flag("-v,--verbose", verbose, "Describe each frame built on stderr (one summary line)");
@@ -63,46 +63,41 @@ int main(int argc, char** argv) {
   cli::SessionArgs session_args;
   const cli::SessionOptionSet session_opts = cli::add_session_options(app, session_args, /*with_identity=*/false);
   std::vector<CLI::Option*> net_opts = session_opts.others;
-  net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply")->group("Network"));
-  net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n/-t")->group("Network"));
+  net_opts.push_back(session_opts.password_file);
+  net_opts.push_back(cli::add_count(app, "-n,--count", net.count, "Wait for N received frames instead of just the reply;\n"
+                                                                  "with --listen, stop after N")->group("Network"));
+  net_opts.push_back(app.add_flag("-l,--listen", net.listen, "Log in and print what arrives (uplinks, events, …) until -n\n"
+                                                             "frames or the -t time; reaching -t ends normally (exit 0)")->group("Network"));
+  net_opts.push_back(app.get_option("--format"));
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
 
-  const auto protocol = protocol_name == "telematics" ? send::Protocol::telematics
-                       : protocol_name == "sms"      ? send::Protocol::sms
-                                                     : send::Protocol::ai;
+  const send::TelematicsRun run{send::Protocol::ai, out_name, from_stdin, pretty, quiet, verbose};
+  if (int rc = send::dispatch_protocol(kProg, run, encode, session_opts.server, net_opts, app.count("--crc") > 0, frame_args,
+                                       telematics_args);
+      rc >= 0)
+    return rc;
 
-  if (protocol != send::Protocol::ai) {
-    if (session_opts.server->count() > 0) return usage_error("--server applies to --protocol ai; telematics and SMS are encoded offline");
-    for (CLI::Option* o : net_opts)
-      if (o->count() > 0) return usage_error(o->get_name() + " applies to --protocol ai");
-    if (app.count("--crc") > 0) return usage_error("--crc applies to --protocol ai (the telematics checksum is XOR)");
-    if (encode) {
-      if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);
-      from_stdin = true;
-      out_name = "raw";
-    }
-    return send::run_telematics(kProg, {protocol, out_name, from_stdin, pretty, quiet, verbose}, frame_args,
-                                telematics_args);
-  }
-  if (auto given = telematics_args.given(); !given.empty())
-    return usage_error(std::string(given.front()) + " applies to --protocol telematics or sms");
-
-  if (session_opts.server->count() > 0) {
+  // The environment never turns frame output into a send: M2M_SERVER is the address when a
+  // network option asks for a session without --server.
+  bool networked = session_opts.server->count() > 0;
+  if (!networked && cli::env_value(cli::kEnvServer))
+    for (CLI::Option* o : net_opts) networked = networked || o->count() > 0;
+  if (networked) {
     if (!out_name.empty() && out_name != "json") return usage_error("with --server the output is JSON Lines; drop --out " + out_name);
     if (encode) return usage_error("--encode writes frames out; use --stdin with --server");
     if (net.listen && (from_stdin || !frame_args.type.empty() || frame_args.json))
       return usage_error("--listen sends no frame of its own; drop TYPE/--stdin");
     if (!net.listen && !from_stdin && frame_args.type.empty() && !frame_args.json)
       return usage_error("nothing to send: give a TYPE, --json, --stdin or --listen");
-    session_args.device = frame_args.device.value_or("");
-    for (auto& [key, value] : frame_args.body_fields)
-      if (key == "password") session_args.password = value;
+    if (auto r = send::share_identity(frame_args, session_args); !r) return usage_error(r.error().message);
     if (auto r = send::apply_session_args(session_args, net); !r) return usage_error(r.error().message);
     if (app.count("--timeout") == 0) net.timeout = net.listen ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
     net.crc = crc;
     net.pretty = pretty;
-    net.verbose = verbose;
-    net.quiet = quiet;
+    net.text = format_name == "text";
+    if (net.text && pretty) return usage_error("--pretty applies to JSON records, not --format text");
+    if (!quiet) send::warn_without_password(kProg, net, from_stdin || frame_args.token || frame_args.json ||
+                                                            frame_args.type == "link.login" || frame_args.type == "platform.login");
     cli::install_interrupt_flag();
     cli::RecordOutput out;
     send::Session session(kProg, net, out);
@@ -117,7 +112,7 @@ int main(int argc, char** argv) {
     return session.send_one(*j);
   }
   for (CLI::Option* o : net_opts)
-    if (o->count() > 0) return usage_error(o->get_name() + " needs --server");
+    if (o->count() > 0) return usage_error(o->get_name() + " needs --server (or M2M_SERVER)");
 
   if (encode) {
     if (!out_name.empty() && out_name != "raw") return usage_error("--encode writes raw bytes; drop --out " + out_name);

@@ -37,7 +37,7 @@ Result<void> apply_session_args(const cli::SessionArgs& a, SessionOptions& opt) 
     return fail(ErrorKind::bad_value, "--server: '" + a.server + "' names no host and port to connect to");
   opt.server = *where;
   opt.udp = a.udp;
-  auto who = cli::check_identity(a.device, a.account, a.password);
+  auto who = cli::check_identity(a.device, a.account, a.password, a.password_source);
   if (!who) return unexpected(std::move(who).error());
   opt.device = who->device;
   opt.account = who->account;
@@ -54,25 +54,56 @@ Result<void> apply_session_args(const cli::SessionArgs& a, SessionOptions& opt) 
   return {};
 }
 
+void warn_without_password(std::string_view prog, const SessionOptions& opt, bool frame_may_log_in) {
+  if (opt.password) return;
+  if (opt.listen)
+    cli::warning(prog, "no password (--password, --password-file or M2M_PASSWORD): nothing logs in, and the platform "
+                       "sends nothing to a session that has not");
+  else if (!frame_may_log_in)
+    cli::warning(prog, "no password (--password, --password-file or M2M_PASSWORD): the frame goes without a token "
+                       "and the platform will drop it");
+}
+
 Session::Session(std::string_view prog, const SessionOptions& opt, cli::RecordOutput& out)
     : prog_(prog),
       opt_(opt),
       out_(out),
-      writer_(out, opt.pretty ? cli::RecordFormat::pretty : cli::RecordFormat::json),
+      writer_(out, opt.text ? cli::RecordFormat::text : opt.pretty ? cli::RecordFormat::pretty : cli::RecordFormat::json),
       cfg_(config_for(opt)),
       session_(cfg_, login_id(opt), nullptr),
       conn_(&cli::interrupted),
-      deframer_(opt.crc),
+      // Garbage kept: the error objects of a peer that is not an M2M platform carry its bytes.
+      deframer_(opt.crc, ai::kGarbageRawLimit),
       rx_(cli::kInputChunk) {}
 
 Session::Deadline Session::deadline() const {
   return opt_.timeout.count() > 0 ? Clock::now() + opt_.timeout : net::kNoDeadline;
 }
 
-int Session::failure(const Error& e, const std::string& doing) {
+void Session::finish_input() {
+  if (input_finished_) return;
+  input_finished_ = true;
+  deframer_.finish();
+  bool matched = false;
+  std::uint64_t received = 0;
+  ai::DeframeEvent ev;
+  while (deframer_.next(ev)) handle(ev, matched, received);
+  rx_pending_ = false;
   out_.flush();
+}
+
+int Session::not_m2m() {
+  cli::error(prog_, conn_.peer() + " sent only bytes that are not M2M frames (the error records hold them): "
+                                   "is it an M2M platform?");
+  return cli::protocol;
+}
+
+int Session::failure(const Error& e, const std::string& doing) {
+  if (e.kind == ErrorKind::closed || e.kind == ErrorKind::timeout) finish_input();
+  out_.flush();
+  if (saw_garbage_ && !saw_frame_ && (e.kind == ErrorKind::closed || e.kind == ErrorKind::timeout)) return not_m2m();
   switch (e.kind) {
-    case ErrorKind::interrupted: return cli::interrupted_exit;
+    case ErrorKind::interrupted: return cli::exit_after_interrupt();
     case ErrorKind::timeout:
       cli::error(prog_, (doing.empty() ? e.message : doing + ": timed out") + " (-t " + format_duration(opt_.timeout) + ")");
       return cli::timed_out;
@@ -116,14 +147,20 @@ void Session::handle(const ai::DeframeEvent& ev, bool& matched, std::uint64_t& r
     return;
   }
   print_frame(f, ev.raw, "rx");
+  saw_frame_ = true;
   ++received;
   switch (e.kind) {
     case device::EventKind::logged_in:
     case device::EventKind::login_failed:
-    case device::EventKind::reply:
+    case device::EventKind::reply: {
       matched = true;
       reply_status_ = f.status;
+      const std::string_view name = ai::type_name(f.cls, f.cmd);
+      char cc[8];
+      std::snprintf(cc, sizeof cc, "%02X:%02X", f.cls, f.cmd);
+      reply_what_ = (name == "unknown" ? std::string(cc) : std::string(name)) + " seq " + std::to_string(f.seq);
       break;
+    }
     default: break;
   }
 }
@@ -157,7 +194,15 @@ Session::Wait Session::wait(std::uint64_t want, Deadline deadline) {
     if (!n) {
       if (n.error().kind == ErrorKind::timeout && until != deadline) continue;  // time for a heartbeat, not the end
       out_.flush();
-      return unexpected(std::move(n).error());
+      Error e = std::move(n).error();
+      // The platform closes a session that another login of the same id replaces, without a
+      // frame to say so (m2m-server's "replaced" logout): name the likely cause.
+      if (e.kind == ErrorKind::closed && session_.logged_in()) {
+        const std::string who = opt_.account ? "account " + std::to_string(*opt_.account) : "device " + ai::format_device(login_id(opt_));
+        e.message = "the platform closed the session of " + who + ": another login of the same " +
+                    (opt_.account ? "account" : "device") + " replaces it (or the platform stopped)";
+      }
+      return unexpected(std::move(e));
     }
     deframer_.feed(ByteView(rx_.data(), *n));
     rx_pending_ = true;
@@ -198,6 +243,13 @@ Result<ai::Frame> Session::complete(const nlohmann::json& j) {
   return f;
 }
 
+int Session::reply_failed() {
+  const int rc = reply_code();
+  if (rc != cli::ok && !opt_.quiet)
+    cli::error(prog_, reply_what_ + " failed (status " + ai::status_name(*reply_status_) + ")");
+  return rc;
+}
+
 int Session::reply_code() const {
   if (!reply_status_) return cli::ok;
   switch (*reply_status_) {
@@ -230,14 +282,16 @@ int Session::send_one(const nlohmann::json& j) {
   const Wait w = wait(opt_.count, until);
   if (!w) {
     if (w.error().kind == ErrorKind::timeout) {
-      out_.flush();
-      cli::error(prog_, opt_.count ? "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout)
+      finish_input();
+      if (saw_garbage_ && !saw_frame_) return not_m2m();
+      cli::error(prog_, opt_.count ? "fewer than " + cli::plural(opt_.count, "frame") + " within " + format_duration(opt_.timeout)
                                    : "no reply within " + format_duration(opt_.timeout));
       return cli::timed_out;
     }
     return failure(w.error(), "waiting for the reply");
   }
-  if (int rc = reply_code(); rc != cli::ok) return rc;
+  out_.flush();
+  if (int rc = reply_failed(); rc != cli::ok) return rc;
   return saw_garbage_ ? cli::protocol : cli::ok;
 }
 
@@ -257,7 +311,7 @@ int Session::run_script(cli::InputFile& in) {
   };
   std::string_view line;
   for (;;) {
-    if (cli::interrupted()) return cli::interrupted_exit;
+    if (cli::interrupted()) return cli::exit_after_interrupt();
     auto more = lines.next(line);
     if (!more) {
       if (more.error().kind == ErrorKind::io) return failure(more.error(), "");
@@ -287,6 +341,8 @@ int Session::run_script(cli::InputFile& in) {
     reply_status_.reset();
     const Wait w = wait(0, deadline());
     if (w) {
+      if (int rc = reply_code(); rc != cli::ok && !opt_.quiet)
+        cli::error(prog_, where + reply_what_ + " failed (status " + ai::status_name(*reply_status_) + ")");
       note(reply_code());
     } else if (w.error().kind == ErrorKind::timeout) {
       if (!opt_.quiet) cli::error(prog_, where + "no reply within " + format_duration(opt_.timeout));
@@ -305,11 +361,10 @@ int Session::listen() {
   const Wait w = wait(opt_.count, deadline());
   if (!w) {
     if (w.error().kind != ErrorKind::timeout) return failure(w.error(), "listening");
-    // -t alone is the listening time; with -n it bounds the wait for N frames.
-    if (opt_.count > 0) {
-      cli::error(prog_, "fewer than " + std::to_string(opt_.count) + " frames within " + format_duration(opt_.timeout));
-      return cli::timed_out;
-    }
+    // -t is the listening time: reaching it is the normal end, also with -n, which only
+    // stops listening sooner (issue 15; m2m-send(1) -t). A script that needs N frames counts
+    // the lines.
+    finish_input();
   }
   return saw_garbage_ ? cli::protocol : cli::ok;
 }

@@ -37,12 +37,18 @@ struct SessionOptions {
   bool verbose = false;   // also print sent frames and heartbeat replies
   bool quiet = false;     // no per-line messages (script)
   bool pretty = false;
+  bool text = false;      // --format text: one summary line per record
   CrcVariant crc = CrcVariant::modbus;
 };
 
 // Fills the network half of `opt` from the shared session options: the address parsed by
 // net::parse_host_port (a bad one is a usage error), the identity checked.
 Result<void> apply_session_args(const cli::SessionArgs& args, SessionOptions& opt);
+
+// --server without a password: nothing logs in, so say that the frame goes without a token and
+// the platform will drop it (or, with --listen, that nothing will arrive). `frame_may_log_in`:
+// the frame is a login, or brings its own token (--token, --json, --stdin lines): no warning.
+void warn_without_password(std::string_view prog, const SessionOptions& opt, bool frame_may_log_in);
 
 class Session : private device::Sink {
  public:
@@ -71,6 +77,11 @@ class Session : private device::Sink {
   void print_frame(const ai::FrameView& f, ByteView raw, const char* dir);
   void print_error(const Error& e, ByteView raw, std::uint64_t skipped);
   int failure(const Error& e, const std::string& doing);  // prints, returns the exit code
+  // The run ends: garbage the deframer still holds (text without a frame head) is printed.
+  void finish_input();
+  // A peer that answered only with bytes that are not frames: says so; exit 3.
+  int not_m2m();
+  int reply_failed();  // one line naming the reply that said fail; returns reply_code()
   int reply_code() const;  // exit code for the last reply's status
   Deadline deadline() const;
 
@@ -93,6 +104,9 @@ class Session : private device::Sink {
   std::optional<std::uint8_t> reply_status_;
   bool login_reply_ok_ = false;
   bool saw_garbage_ = false;
+  bool saw_frame_ = false;
+  bool input_finished_ = false;
+  std::string reply_what_;  // "term.reboot seq 3": the reply's type and sequence
 };
 
 }  // namespace m2m::send

@@ -187,7 +187,7 @@ int encode_lines(std::string_view prog, Protocol p, Writer& w, cli::RecordOutput
   };
   std::string_view line;
   for (;;) {
-    if (cli::interrupted()) return cli::interrupted_exit;
+    if (cli::interrupted()) return cli::exit_after_interrupt();
     if (!lines.line_ready()) out.flush();
     if (!out.ok()) return cli::ok;
     auto more = lines.next(line);
@@ -218,7 +218,7 @@ int encode_lines(std::string_view prog, Protocol p, Writer& w, cli::RecordOutput
     if (verbose) std::fprintf(stderr, "%.*s: %s%s\n", static_cast<int>(prog.size()), prog.data(), where.c_str(), r->c_str());
   }
   out.flush();
-  if (cli::interrupted()) return cli::interrupted_exit;
+  if (cli::interrupted()) return cli::exit_after_interrupt();
   return bad ? cli::protocol : cli::ok;
 }
 
@@ -233,6 +233,35 @@ std::vector<const char*> TelematicsArgs::given() const {
     if (*v) g.push_back(name);
   if (!args.empty()) g.push_back("--arg");
   return g;
+}
+
+void add_protocol_option(CLI::App& app, TelematicsArgs& t) {
+  app.add_option("--protocol", t.protocol_name,
+                 "Protocol of the frames: ai (AI-Cloud M2M, the default), telematics (vehicle\n"
+                 "protocol V1.02, see telematics-protocol(7)) or sms (its text commands)")
+      ->check(CLI::IsMember({"ai", "telematics", "sms"}))
+      ->type_name("PROTOCOL");
+}
+
+int dispatch_protocol(std::string_view prog, TelematicsRun run, bool encode, const CLI::Option* server,
+                      const std::vector<CLI::Option*>& net_opts, bool crc_given, const FrameArgs& frame,
+                      const TelematicsArgs& t) {
+  if (t.protocol_name != "telematics" && t.protocol_name != "sms") {
+    if (auto given = t.given(); !given.empty())
+      return usage_error(prog, std::string(given.front()) + " applies to --protocol telematics or sms");
+    return -1;
+  }
+  run.protocol = t.protocol_name == "sms" ? Protocol::sms : Protocol::telematics;
+  if (server->count() > 0) return usage_error(prog, "--server applies to --protocol ai; telematics and SMS are encoded offline");
+  for (const CLI::Option* o : net_opts)
+    if (o->count() > 0) return usage_error(prog, o->get_name() + " applies to --protocol ai");
+  if (crc_given) return usage_error(prog, "--crc applies to --protocol ai (the telematics checksum is XOR)");
+  if (encode) {
+    if (!run.out_name.empty() && run.out_name != "raw") return usage_error(prog, "--encode writes raw bytes; drop --out " + run.out_name);
+    run.from_stdin = true;
+    run.out_name = "raw";
+  }
+  return run_telematics(prog, run, frame, t);
 }
 
 void add_telematics_options(CLI::App& app, TelematicsArgs& t) {
