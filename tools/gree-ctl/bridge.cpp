@@ -18,6 +18,7 @@
 #include "core/version.hpp"
 #include "device/session.hpp"
 #include "m2m/deframer.hpp"
+#include "m2m/term.hpp"
 #include "net/socket.hpp"
 
 namespace gree_ctl {
