@@ -12,6 +12,7 @@
 
 #include "core/crc16.hpp"
 #include "core/error.hpp"
+#include "core/units.hpp"
 
 namespace m2m::cli {
 
@@ -78,7 +79,7 @@ CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& ou
 CLI::Option* add_crc(CLI::App& app, CrcVariant& out);  // --crc modbus|ccitt-false|xmodem
 
 // ISO-8601 UTC with milliseconds: "2026-11-21T00:12:00.123Z".
-std::string timestamp_now();
+using m2m::timestamp_now;  // core/units.hpp: ISO-8601 UTC with milliseconds
 
 bool stdout_is_terminal();
 bool stderr_is_terminal();

@@ -37,6 +37,14 @@ unexpected<Error> no_reply_form(ByteView d);
 void device_json(JsonOut& w, std::string_view key, std::uint64_t id);  // "key":"16 hex digits"
 void peer_record_json(JsonOut& w, const PeerRecord& r);                // {"id","token","ip","port"}
 void empty_json(JsonOut& w);                                           // {}
+// Parses data area `d` with `get` and writes the body's JSON form with `to_json`.
+template <class Get, class Json>
+Result<void> emit(JsonOut& w, ByteView d, Get get, Json to_json) {
+  auto b = get(d);
+  if (!b) return unexpected(std::move(b).error());
+  to_json(w, *b);
+  return {};
+}
 
 // ---- JSON, encode direction (throw BadInput naming the field) ----------------------------
 inline constexpr std::string_view kBody = "body";

@@ -96,37 +96,27 @@ P2pConfirm p2p_confirm_from_json(const json& body) {
   return {device_from_json(body, "sender")};
 }
 
-namespace {
-template <class T, class Get, class Json>
-Result<void> emit(JsonOut& w, ByteView d, Get get, Json to_json) {
-  auto b = get(d);
-  if (!b) return unexpected(std::move(b).error());
-  to_json(w, *b);
-  return {};
-}
-}  // namespace
-
 Result<void> link_request_json(JsonOut& w, std::uint8_t c, ByteView d) {
   switch (command_key(cls::link, c)) {
-    case cmd::link_login: return emit<LoginRequest>(w, d, get_login_request, login_request_json);
+    case cmd::link_login: return emit(w, d, get_login_request, login_request_json);
     case cmd::link_heartbeat:
       if (auto r = get_heartbeat(d); !r) return unexpected(std::move(r).error());
       empty_json(w);
       return {};
     case cmd::link_p2p_request:
       // 8 bytes: a device asks for a target; anything else: the platform's introduction.
-      if (d.size() == 8) return emit<P2pRequest>(w, d, get_p2p_request, p2p_request_json);
-      return emit<PeerRecord>(w, d, get_p2p_peer, peer_record_json);
-    case cmd::link_p2p_confirm: return emit<P2pConfirm>(w, d, get_p2p_confirm, p2p_confirm_json);
+      if (d.size() == 8) return emit(w, d, get_p2p_request, p2p_request_json);
+      return emit(w, d, get_p2p_peer, peer_record_json);
+    case cmd::link_p2p_confirm: return emit(w, d, get_p2p_confirm, p2p_confirm_json);
   }
   return bad("not a catalogue command");
 }
 
 Result<void> link_ok_reply_json(JsonOut& w, std::uint8_t c, ByteView d) {
   switch (command_key(cls::link, c)) {
-    case cmd::link_login: return emit<LoginReply>(w, d, get_login_reply, login_reply_json);
-    case cmd::link_p2p_request: return emit<PeerRecord>(w, d, get_p2p_peer, peer_record_json);
-    case cmd::link_p2p_confirm: return emit<P2pConfirm>(w, d, get_p2p_confirm, p2p_confirm_json);
+    case cmd::link_login: return emit(w, d, get_login_reply, login_reply_json);
+    case cmd::link_p2p_request: return emit(w, d, get_p2p_peer, peer_record_json);
+    case cmd::link_p2p_confirm: return emit(w, d, get_p2p_confirm, p2p_confirm_json);
   }
   return no_reply_form(d);
 }

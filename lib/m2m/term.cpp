@@ -248,15 +248,6 @@ ConfigValue config_value_from_json(std::uint16_t id, const json& body) {
   }
   return cv;
 }
-
-template <class Get, class Json>
-Result<void> emit(JsonOut& w, ByteView d, Get get, Json to_json) {
-  auto b = get(d);
-  if (!b) return unexpected(std::move(b).error());
-  to_json(w, *b);
-  return {};
-}
-
 }  // namespace
 
 void ota_start_json(JsonOut& w, const OtaStart& b) {

@@ -2,27 +2,12 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
+
+#include "core/units.hpp"
 
 namespace m2m::platform {
 
-namespace {
-// ISO-8601 UTC with milliseconds, as every stream tool writes `ts` (DESIGN.md, interchange
-// formats). Kept here so that lib/platform does not depend on lib/cli.
-std::string timestamp_now() {
-  using namespace std::chrono;
-  auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-}  // namespace
 
 EventLog::Line::Line(std::string_view event) {
   j_["ts"] = timestamp_now();
