@@ -1,11 +1,10 @@
 // m2m-decode: AI-Cloud wire bytes (files or stdin; raw or hex text) -> JSON Lines or text.
 // --protocol telematics|sms goes to telematics_decoder.cpp.
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/cli.hpp"
-#include "cli/input.hpp"
 #include "cli/output.hpp"
 #include "stream_decoder.hpp"
 #include "telematics_decoder.hpp"
@@ -75,43 +74,8 @@ int main(int argc, char** argv) {
   }
   cli::install_interrupt_flag();
 
-  cli::RecordOutput out;
-  decode::Totals totals;
-  bool io_failed = false;
-  std::vector<std::uint8_t> buf(cli::kInputChunk);
-  const bool label = files.size() > 1;
-  for (const std::string& name : files) {
-    if (totals.limit_reached(opt) || !out.ok() || cli::interrupted()) break;
-    auto in = cli::InputFile::open(name);
-    if (!in) {
-      cli::error(kProg, in.error().message);
-      io_failed = true;
-      continue;
-    }
-    decode::StreamDecoder dec(opt, totals, out, label ? in->name() : std::string());
-    for (;;) {
-      auto n = in->read(buf);
-      if (!n) {
-        cli::error(kProg, n.error().message);
-        io_failed = true;
-        break;
-      }
-      if (*n == 0) break;
-      dec.feed(m2m::ByteView(buf.data(), *n));
-      out.flush();  // every record of this chunk is out before we wait for the next one
-      if (dec.done() || cli::interrupted()) break;
-    }
-    if (!cli::interrupted()) dec.finish();
-    out.flush();
-  }
-  out.flush();
-  if (verbose) {
-    std::fprintf(stderr, "%s: %llu frames, %llu errors, %llu input bytes\n", kProg,
-                 static_cast<unsigned long long>(totals.frames), static_cast<unsigned long long>(totals.errors),
-                 static_cast<unsigned long long>(totals.bytes));
-  }
-  if (cli::interrupted()) return cli::interrupted_exit;
-  if (io_failed) return cli::failure;
-  if (!out.ok()) return cli::ok;  // the reader went away (head, less): not our failure
-  return totals.errors > 0 ? cli::protocol : cli::ok;
+  return decode::decode_files(kProg, opt, files, verbose, "frames",
+                              [&](cli::RecordOutput& out, decode::Totals& totals, std::string file) {
+                                return std::make_unique<decode::StreamDecoder>(opt, totals, out, std::move(file));
+                              });
 }

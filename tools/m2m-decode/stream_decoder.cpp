@@ -4,8 +4,52 @@
 #include <cstdio>
 
 #include "cli/cli.hpp"
+#include "cli/input.hpp"
 
 namespace m2m::decode {
+
+int decode_files(std::string_view prog, const Options& opt, const std::vector<std::string>& files, bool verbose,
+                 std::string_view noun, const MakeDecoder& make) {
+  cli::RecordOutput out;
+  Totals totals;
+  bool io_failed = false;
+  std::vector<std::uint8_t> buf(cli::kInputChunk);
+  const bool label = files.size() > 1;
+  for (const std::string& name : files) {
+    if (totals.limit_reached(opt) || !out.ok() || cli::interrupted()) break;
+    auto in = cli::InputFile::open(name);
+    if (!in) {
+      cli::error(prog, in.error().message);
+      io_failed = true;
+      continue;
+    }
+    std::unique_ptr<InputDecoder> dec = make(out, totals, label ? in->name() : std::string());
+    for (;;) {
+      auto n = in->read(buf);
+      if (!n) {
+        cli::error(prog, n.error().message);
+        io_failed = true;
+        break;
+      }
+      if (*n == 0) break;
+      dec->feed(m2m::ByteView(buf.data(), *n));
+      out.flush();  // every record of this chunk is out before we wait for the next one
+      if (dec->done() || cli::interrupted()) break;
+    }
+    if (!cli::interrupted()) dec->finish();
+    out.flush();
+  }
+  out.flush();
+  if (verbose) {
+    std::fprintf(stderr, "%.*s: %llu %.*s, %llu errors, %llu input bytes\n", static_cast<int>(prog.size()), prog.data(),
+                 static_cast<unsigned long long>(totals.frames), static_cast<int>(noun.size()), noun.data(),
+                 static_cast<unsigned long long>(totals.errors), static_cast<unsigned long long>(totals.bytes));
+  }
+  if (cli::interrupted()) return cli::interrupted_exit;
+  if (io_failed) return cli::failure;
+  if (!out.ok()) return cli::ok;  // the reader went away (head, less): not our failure
+  return totals.errors > 0 ? cli::protocol : cli::ok;
+}
 
 StreamDecoder::StreamDecoder(const Options& opt, Totals& totals, cli::RecordOutput& out, std::string file)
     : opt_(opt),

@@ -3,7 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,14 +39,32 @@ struct Totals {
   bool limit_reached(const Options& o) const { return o.count != 0 && frames >= o.count; }
 };
 
-class StreamDecoder {
+// What the per-input loop drives: one decoder per input, so offsets and framing restart per
+// file. feed() counts its chunk into Totals::bytes.
+class InputDecoder {
+ public:
+  virtual ~InputDecoder() = default;
+  virtual void feed(ByteView chunk) = 0;
+  virtual void finish() = 0;  // end of this input
+  virtual bool done() const = 0;  // -n reached, or the reader went away
+};
+
+using MakeDecoder = std::function<std::unique_ptr<InputDecoder>(cli::RecordOutput& out, Totals& totals, std::string file)>;
+
+// Decodes every input in `files` ("-" = stdin) with a decoder from `make` (`file` is the
+// input's name when there are several, else empty); with `verbose` prints the totals, `noun`
+// naming what was counted. Returns the exit code.
+int decode_files(std::string_view prog, const Options& opt, const std::vector<std::string>& files, bool verbose,
+                 std::string_view noun, const MakeDecoder& make);
+
+class StreamDecoder : public InputDecoder {
  public:
   // `file` is added as a "file" member (and a text prefix) when non-empty.
   StreamDecoder(const Options& opt, Totals& totals, cli::RecordOutput& out, std::string file);
 
-  void feed(ByteView chunk);  // raw bytes, or hex text with Options::hex
-  void finish();              // end of this input
-  bool done() const { return totals_.limit_reached(opt_) || !out_.ok(); }
+  void feed(ByteView chunk) override;  // raw bytes, or hex text with Options::hex
+  void finish() override;
+  bool done() const override { return totals_.limit_reached(opt_) || !out_.ok(); }
 
  private:
   void deframe(ByteView bytes);

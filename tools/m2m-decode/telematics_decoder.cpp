@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "cli/cli.hpp"
-#include "cli/input.hpp"
 #include "cli/json_pretty.hpp"
 #include "telematics/deframer.hpp"
 #include "telematics/json.hpp"
@@ -203,53 +202,37 @@ class SmsDecoder : public Decoder {
   std::uint64_t line_off_ = 0;
 };
 
+// One input: its records and the frame or SMS decoder that fills them.
+class TelematicsInput : public InputDecoder {
+ public:
+  TelematicsInput(Protocol protocol, const Options& opt, Totals& totals, cli::RecordOutput& out, std::string file)
+      : totals_(totals), records_(opt, totals, out, std::move(file)) {
+    if (protocol == Protocol::sms)
+      dec_ = std::make_unique<SmsDecoder>(records_);
+    else
+      dec_ = std::make_unique<FrameDecoder>(records_);
+  }
+  void feed(ByteView chunk) override {
+    totals_.bytes += chunk.size();
+    dec_->feed(chunk);
+  }
+  void finish() override { dec_->finish(); }
+  bool done() const override { return records_.done(); }
+
+ private:
+  Totals& totals_;
+  Records records_;
+  std::unique_ptr<Decoder> dec_;
+};
+
 }  // namespace
 
 int run_telematics(std::string_view prog, Protocol protocol, const Options& opt, const std::vector<std::string>& files,
                    bool verbose) {
-  cli::RecordOutput out;
-  Totals totals;
-  bool io_failed = false;
-  std::vector<std::uint8_t> buf(cli::kInputChunk);
-  const bool label = files.size() > 1;
-  for (const std::string& name : files) {
-    if (totals.limit_reached(opt) || !out.ok() || cli::interrupted()) break;
-    auto in = cli::InputFile::open(name);
-    if (!in) {
-      cli::error(prog, in.error().message);
-      io_failed = true;
-      continue;
-    }
-    Records records(opt, totals, out, label ? in->name() : std::string());
-    std::unique_ptr<Decoder> dec;
-    if (protocol == Protocol::sms) dec = std::make_unique<SmsDecoder>(records);
-    else dec = std::make_unique<FrameDecoder>(records);
-    for (;;) {
-      auto n = in->read(buf);
-      if (!n) {
-        cli::error(prog, n.error().message);
-        io_failed = true;
-        break;
-      }
-      if (*n == 0) break;
-      totals.bytes += *n;
-      dec->feed(ByteView(buf.data(), *n));
-      out.flush();
-      if (records.done() || cli::interrupted()) break;
-    }
-    if (!cli::interrupted()) dec->finish();
-    out.flush();
-  }
-  out.flush();
-  if (verbose) {
-    std::fprintf(stderr, "%.*s: %llu %s, %llu errors, %llu input bytes\n", static_cast<int>(prog.size()), prog.data(),
-                 static_cast<unsigned long long>(totals.frames), protocol == Protocol::sms ? "commands" : "frames",
-                 static_cast<unsigned long long>(totals.errors), static_cast<unsigned long long>(totals.bytes));
-  }
-  if (cli::interrupted()) return cli::interrupted_exit;
-  if (io_failed) return cli::failure;
-  if (!out.ok()) return cli::ok;
-  return totals.errors > 0 ? cli::protocol : cli::ok;
+  return decode_files(prog, opt, files, verbose, protocol == Protocol::sms ? "commands" : "frames",
+                      [&](cli::RecordOutput& out, Totals& totals, std::string file) -> std::unique_ptr<InputDecoder> {
+                        return std::make_unique<TelematicsInput>(protocol, opt, totals, out, std::move(file));
+                      });
 }
 
 }  // namespace m2m::decode
