@@ -179,6 +179,11 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
       ->default_str(format_duration(out));
 }
 
+CLI::Option* add_optional(CLI::App& app, const std::string& name, std::optional<std::string>& out,
+                          const std::string& desc, const std::string& type_name) {
+  return app.add_option_function<std::string>(name, [&out](const std::string& s) { out = s; }, desc)->type_name(type_name);
+}
+
 CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& out, const std::string& desc) {
   return app
       .add_option_function<std::string>(

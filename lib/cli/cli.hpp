@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,9 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
                           const std::string& desc);
 CLI::Option* add_count(CLI::App& app, const std::string& name, std::uint64_t& out, const std::string& desc);
 CLI::Option* add_crc(CLI::App& app, CrcVariant& out);  // --crc modbus|ccitt-false|xmodem
+// A text option whose absence is visible (std::nullopt), unlike an empty string.
+CLI::Option* add_optional(CLI::App& app, const std::string& name, std::optional<std::string>& out,
+                          const std::string& desc, const std::string& type_name);
 
 // ISO-8601 UTC with milliseconds: "2026-11-21T00:12:00.123Z".
 using m2m::timestamp_now;  // core/units.hpp: ISO-8601 UTC with milliseconds

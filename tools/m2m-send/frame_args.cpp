@@ -139,7 +139,7 @@ void add_frame_options(CLI::App& app, FrameArgs& a) {
                  "m2m-protocol(7)), or CLASS:CMD in hex for any other command (F0:99)")
       ->type_name("TYPE");
   auto opt = [&app](const char* name, std::optional<std::string>& dst, const char* help, const char* type_name) {
-    app.add_option_function<std::string>(name, [&dst](const std::string& s) { dst = s; }, help)->type_name(type_name);
+    cli::add_optional(app, name, dst, help, type_name);
   };
   opt("--json", a.json, "The whole frame as a JSON object (m2m-decode's schema); other flags override its members", "JSON");
   opt("--device", a.device, "Header device id: 16 hex digits, 0x…, or MAC AA:BB:CC:DD:EE:FF", "ID");

@@ -266,9 +266,7 @@ int dispatch_protocol(std::string_view prog, TelematicsRun run, bool encode, con
 
 void add_telematics_options(CLI::App& app, TelematicsArgs& t) {
   auto opt = [&app](const char* name, std::optional<std::string>& dst, const char* help, const char* type_name) {
-    app.add_option_function<std::string>(name, [&dst](const std::string& s) { dst = s; }, help)
-        ->type_name(type_name)
-        ->group("Telematics (--protocol telematics|sms)");
+    cli::add_optional(app, name, dst, help, type_name)->group("Telematics (--protocol telematics|sms)");
   };
   opt("--terminal", t.terminal, "Terminal id: up to 12 BCD digits (default 000000000000)", "DIGITS");
   opt("--additional", t.additional, "Additional field, 4 bytes (the order id in bluetooth_order; default 0)", "N");
