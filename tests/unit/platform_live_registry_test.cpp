@@ -14,21 +14,14 @@
 
 #include "platform/live_registry.hpp"
 #include "platform/store.hpp"
+#include "temp_dir.hpp"
 
 using namespace m2m;
 using namespace m2m::platform;
 using namespace std::chrono_literals;
 
 namespace {
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/m2m-live-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string db() const { return (path / "reg.db").string(); }
-};
+using m2m_test::TempDir;
 DeviceRecord dev(std::uint64_t id, bool enabled = true) {
   DeviceRecord d;
   d.id = id;

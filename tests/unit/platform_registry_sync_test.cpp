@@ -9,6 +9,7 @@
 #include "platform/registry.hpp"
 #include "platform/registry_sync.hpp"
 #include "platform/store.hpp"
+#include "temp_dir.hpp"
 
 using namespace m2m;
 using namespace m2m::platform;
@@ -37,14 +38,7 @@ std::string reasons(const std::vector<Revocation>& r, Registry& reg, bool device
     out += std::to_string(devices ? reg.device(x.index).id : reg.account(x.index).id) + ":" + std::string(x.reason) + " ";
   return out;
 }
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/m2m-sync-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using m2m_test::TempDir;
 }  // namespace
 
 TEST_CASE("registry: a removed device is unknown, keeps its index, and comes back under it") {

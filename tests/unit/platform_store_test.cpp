@@ -13,6 +13,7 @@
 #include "platform/csv.hpp"
 #include "platform/records.hpp"
 #include "platform/store.hpp"
+#include "temp_dir.hpp"
 
 using namespace m2m;
 using namespace m2m::platform;
@@ -33,15 +34,7 @@ std::vector<std::vector<std::string>> read_all(const std::string& text, std::vec
   return out;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/m2m-store-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
+using m2m_test::TempDir;
 }  // namespace
 
 TEST_CASE("csv reader: quoted fields may hold line breaks; records report their first line") {

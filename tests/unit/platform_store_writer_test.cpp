@@ -15,21 +15,14 @@
 
 #include "platform/store.hpp"
 #include "platform/store_writer.hpp"
+#include "temp_dir.hpp"
 
 using namespace m2m;
 using namespace m2m::platform;
 using namespace std::chrono_literals;
 
 namespace {
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/m2m-writer-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string db() const { return (path / "reg.db").string(); }
-};
+using m2m_test::TempDir;
 
 bool readable(int fd, int ms) {
   pollfd p{fd, POLLIN, 0};
