@@ -23,6 +23,14 @@ Bytes token_field(const Token& t) {
   return b;
 }
 
+// Bytes `b` takes on the wire: 0x55 and 0x54 are escaped to two bytes (m2m-protocol(7),
+// FRAME LAYOUT).
+std::size_t escaped_size(ByteView b) {
+  std::size_t n = b.size();
+  for (std::uint8_t c : b) n += c == ai::kHead || c == ai::kEscape;
+  return n;
+}
+
 bool same_token(ByteView got, const Token& t) {
   return got.size() == t.size() && std::memcmp(got.data(), t.data(), t.size()) == 0;
 }
@@ -119,6 +127,10 @@ void Router::send_frame(const Source& to, const ai::FrameView& f) {
     ++counters_.drops;  // only a frame over the size limit can fail; callers keep data below that
     return;
   }
+  if (to.udp && udp_frame_ && to.from == udp_src_) {  // back to the datagram's source: budgeted
+    if (tx_.size() > udp_room()) return udp_capped(f, tx_.size());
+    udp_out_ += tx_.size();
+  }
   if (!to.udp) {
     send_tcp(to.fd, tx_);
   } else if (out_.send_udp(to.from, tx_)) {
@@ -145,11 +157,44 @@ bool Router::answer_unauthenticated(const Source& src) {
   return true;
 }
 
+std::size_t Router::udp_room() const {
+  if (!udp_frame_) return SIZE_MAX;
+  const std::size_t budget = std::max(kUdpReplyFloor, kUdpReplyFactor * udp_in_);
+  return budget > udp_out_ ? budget - udp_out_ : 0;
+}
+
+// A reply to a datagram's source that its budget cannot carry: dropped, counted, logged (rate
+// limited like other flood-prone events). A legitimate client retries in a new datagram.
+void Router::udp_capped(const ai::FrameView& f, std::size_t bytes) {
+  ++counters_.udp_capped;
+  ++counters_.drops;
+  if (!log_.session_events()) return;
+  EventLog::Line line("reply_capped");
+  line.add("device", ai::format_device(f.device))
+      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
+      .add("peer", net::format_endpoint(udp_src_))
+      .add("bytes", bytes)
+      .add("room", udp_room());
+  if (rate_limited("reply_capped", udp_src_.ip, line)) return;
+  log_.session(line);
+}
+
 // ---- frames --------------------------------------------------------------------------------
 
 void Router::frame(const Source& src, const ai::FrameView& f) {
   if (!src.udp && !live(src.fd)) return;
   ++counters_.frames_in;
+  // Replies sent while this frame is handled are charged to its datagram's budget when they
+  // go back to the datagram's source (kUdpReplyFactor, router.hpp).
+  struct UdpScope {
+    bool& on;
+    ~UdpScope() { on = false; }
+  } scope{udp_frame_};
+  if (src.udp) {
+    udp_frame_ = true;
+    udp_src_ = src.from;
+    udp_in_ += ai::unescaped_size(f);
+  }
   if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::link) return device_login(src, f);
   if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::platform) {
     if (src.udp) {  // platform clients keep a TCP session (routing needs one)
@@ -513,12 +558,37 @@ void Router::group_list(std::uint32_t d, const Source& src, const ai::FrameView&
   Bytes out;
   std::size_t index = 0, taken = 0;
   if (self.group >= online_.size()) return reply(src, f, ai::status::ok, out, tok);
+  // Over UDP the page holds what the datagram's reply budget has room for (router.hpp,
+  // kUdpReplyFactor): the wire size of the reply is estimated from the empty reply, each
+  // record's escaped size and 4 bytes for escapes the length field and CRC may gain.
+  const std::size_t room = udp_room();
+  std::size_t wire = 0;
+  if (room != SIZE_MAX) {
+    tx_.clear();
+    (void)ai::encode(ai::FrameView{f.cls, f.cmd, f.seq, 0, ai::status::ok, f.device, ByteView(tok), {}}, opt_.crc, tx_);
+    wire = tx_.size() + 4;
+  }
+  bool cut = false;
   for (std::uint32_t m : online_[self.group]) {
     const DeviceState& peer_dev = reg_.device(m);
     if (m == d || !peer_dev.logged_in || peer_dev.group != self.group) continue;
     if (index++ < start) continue;
+    const std::size_t before = out.size();
     ai::put_peer_record(out, peer_record(peer_dev));
+    if (room != SIZE_MAX) {
+      wire += escaped_size(ByteView(out).subspan(before));
+      if (wire > room) {
+        out.resize(before);
+        cut = true;
+        break;
+      }
+    }
     if (++taken == kGroupPage) break;
+  }
+  // An empty page means the end of the list: never send one that is empty only for want of room.
+  if (cut && taken == 0) {
+    ai::FrameView whole{f.cls, f.cmd, f.seq, 0, ai::status::ok, f.device, ByteView(tok), {}};
+    return udp_capped(whole, wire);
   }
   reply(src, f, ai::status::ok, out, tok);
 }

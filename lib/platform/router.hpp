@@ -42,9 +42,27 @@ struct RouterOptions {
 
 struct Counters {
   std::uint64_t logins = 0, login_rejected = 0, frames_in = 0, frames_out = 0, relays = 0, drops = 0,
-                token_mismatch = 0, bad_frames = 0, uplinks = 0, routed = 0;
+                token_mismatch = 0, bad_frames = 0, uplinks = 0, routed = 0, udp_capped = 0;
   std::uint64_t online_tcp = 0, online_udp = 0, clients = 0;
 };
+
+// Reply bytes a datagram may cause toward its own source address (issue #8, amplification):
+// at most max(kUdpReplyFloor, kUdpReplyFactor x the request bytes the datagram has brought so
+// far), counted as wire bytes out and unescaped frame sizes in (garbage and bad frames count
+// for nothing). The source of a datagram is unproven — a spoofed address, or a group member
+// who knows a UDP-only device's token — so it never gets more than a few times what it sent:
+//   * factor 3, as QUIC allows a server toward an address it has not validated (RFC 9000
+//     section 8.1); one datagram full of requests yields at most 3x its bytes;
+//   * floor 128 bytes, so that a lone 30-byte data.group_list still carries 4 peer records
+//     (3 x 30 would carry 2, doubling a UDP client's round trips); the worst ratio is then
+//     128 / 29 = 4.4x, against 46x for a full 59-record page before.
+// data.group_list over UDP fills its page up to what is left of the budget (m2m-protocol(7),
+// COMMANDS: over UDP a page may be short; ask again until an empty page), and any other reply
+// that does not fit is dropped (the client retries). Sends to other addresses (a relay, a P2P
+// introduction) are not replies to the source and are not charged: they go to an endpoint a
+// device proved with its token, at about 1x the request (docs/SECURITY.md).
+inline constexpr std::size_t kUdpReplyFactor = 3;
+inline constexpr std::size_t kUdpReplyFloor = 128;
 
 // Where a frame came from, and where its reply goes.
 struct Source {
@@ -97,8 +115,12 @@ class Router {
   // The loop freed a closing connection: its slot may be reused by the next accept.
   void released(int fd);
   // A datagram begins (the loop then feeds its frames): at most one frame per datagram is
-  // answered for a source that has not logged in (no amplification by spoofed sources).
-  void begin_datagram() { unauth_answered_ = false; }
+  // answered for a source that has not logged in, and every reply to the datagram's source
+  // comes out of one byte budget (kUdpReplyFactor above): no amplification by spoofed sources.
+  void begin_datagram() {
+    unauth_answered_ = false;
+    udp_in_ = udp_out_ = 0;
+  }
   // Timeouts of TCP sessions, UDP presences and routes; expiry of the throttle table.
   void sweep();
   void shutdown();
@@ -150,6 +172,9 @@ class Router {
   void send_frame(const Source& to, const ai::FrameView& f);
   void reply(const Source& src, const ai::FrameView& req, std::uint8_t status, ByteView data, ByteView token);
   bool answer_unauthenticated(const Source& src);
+  // Bytes the current datagram may still send back to its source (SIZE_MAX outside one).
+  std::size_t udp_room() const;
+  void udp_capped(const ai::FrameView& f, std::size_t bytes);
 
   void device_login(const Source& src, const ai::FrameView& f);
   void client_login(const Source& src, const ai::FrameView& f);
@@ -206,6 +231,11 @@ class Router {
   std::uint16_t next_seq_ = 1;
   std::uint32_t timeout_ticks_ = 0;
   bool unauth_answered_ = false;
+  // The datagram being handled: its source, its request bytes so far, the reply bytes sent
+  // back to that source so far. `udp_frame_` is true only while one of its frames is handled.
+  bool udp_frame_ = false;
+  net::Endpoint udp_src_{};
+  std::size_t udp_in_ = 0, udp_out_ = 0;
   Bytes tx_;  // encode buffer
 };
 

@@ -112,22 +112,33 @@ def test_group_list_pages_past_59_devices():
             assert sock.login(password("p%d" % i)).status == OK
             tokens[0x1000 + i] = sock.token
         sock.device, sock.token = 0x1000, tokens[0x1000]
-        seen = []
-        start = 0
-        pages = []
-        while True:
-            r = sock.request(0xAA, 0x00, struct.pack("<H", start) if start else b"")
-            assert r.status == OK
-            recs = peer_records(r.data)
-            pages.append(len(recs))
-            seen += recs
-            if len(recs) < 59:
-                break
-            start += 59
-        assert pages == [59, 59, 11], pages  # 129 peers: everyone but the requester
+
+        def pages_of(peer, full):
+            """Pages until a short one (TCP: full = 59) or an empty one (UDP: full = None)."""
+            seen, pages, start = [], [], 0
+            while True:
+                r = peer.request(0xAA, 0x00, struct.pack("<H", start) if start else b"")
+                assert r.status == OK
+                recs = peer_records(r.data)
+                pages.append(len(recs))
+                seen += recs
+                start += len(recs)
+                if (full and len(recs) < full) or not recs:
+                    return seen, pages
+
+        # Over UDP a page holds what the reply budget of one datagram allows (m2m-server(1),
+        # LIMITS: 128 bytes for a lone request, 4 records): ask until an empty page.
+        seen, pages = pages_of(sock, None)
+        assert pages == [4] * 32 + [1, 0], pages  # 129 peers: everyone but the requester
         assert [r["id"] for r in seen] == [0x1000 + i for i in range(1, n)]
         assert all(r["token"] == tokens[r["id"]] for r in seen)
         assert all(r["port"] == sock.sock.getsockname()[1] for r in seen)
+        # Over TCP a full page is 59 records.
+        tcp = Peer(srv.port, 0x1000)
+        assert tcp.login(password("p0")).status == OK
+        seen, pages = pages_of(tcp, 59)
+        assert pages == [59, 59, 11], pages
+        assert [r["id"] for r in seen] == [0x1000 + i for i in range(1, n)]
 
 
 run_tests([test_relay_within_group_and_refusal_across_groups, test_udp_login_heartbeat_and_p2p_introduction,

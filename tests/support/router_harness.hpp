@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,7 @@ struct Sent {
   int fd = -1;
   net::Endpoint to;
   ai::Frame frame;
+  std::size_t wire = 0;  // bytes of the send this frame came in (0 for later frames of one send)
 };
 
 inline ai::Password pw(std::string_view text) {
@@ -182,6 +184,13 @@ class Harness final : public Outbox, public Clock {
       if (s.udp && s.to == ep) out.push_back(s.frame);
     return out;
   }
+  // Wire bytes of every datagram sent to `ep`.
+  std::size_t udp_bytes_to(const net::Endpoint& ep) const {
+    std::size_t n = 0;
+    for (const auto& s : sent)
+      if (s.udp && s.to == ep) n += s.wire;
+    return n;
+  }
   // The last frame sent to fd, if any.
   std::optional<ai::Frame> last_to(int fd) const {
     auto v = to_fd(fd);
@@ -256,8 +265,9 @@ class Harness final : public Outbox, public Clock {
     ai::Deframer d;
     d.feed(bytes);
     ai::DeframeEvent ev;
+    std::size_t wire = bytes.size();
     while (d.next(ev))
-      if (ev.ok) sent.push_back(Sent{udp, fd, to, ai::Frame::from(ev.frame)});
+      if (ev.ok) sent.push_back(Sent{udp, fd, to, ai::Frame::from(ev.frame), std::exchange(wire, 0)});
       else violations.push_back("the router sent a bad frame");
   }
 

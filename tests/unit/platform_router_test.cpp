@@ -501,3 +501,145 @@ TEST_CASE("router: data.group_list pages through the online members only, ordere
   h.sweep();
   no_violations(h);
 }
+
+// ---- reply bytes per datagram (issue #8, amplification; kUdpReplyFactor in router.hpp) -----
+
+namespace {
+// `n` devices of group "big" logged in over UDP, each from its own port of 127.0.0.3.
+std::vector<Token> big_group_over_udp(Harness& h, std::uint64_t n) {
+  std::vector<Token> tokens;
+  for (std::uint64_t i = 0; i < n; ++i) h.add_device(0x1000 + i, "p", "big");
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto t = h.udp_login(Harness::addr(3, static_cast<std::uint16_t>(1000 + i)), 0x1000 + i, "p");
+    REQUIRE(t);
+    tokens.push_back(*t);
+  }
+  return tokens;
+}
+
+std::size_t records_in(const ai::Frame& f) {
+  ByteView in(f.data);
+  std::size_t n = 0;
+  while (!in.empty() && ai::get_peer_record(in)) ++n;
+  return n;
+}
+
+std::size_t budget_for(std::size_t request_bytes) {
+  return std::max(kUdpReplyFloor, kUdpReplyFactor * request_bytes);
+}
+}  // namespace
+
+TEST_CASE("router: a spoofed-source UDP group_list in a large group returns a few times its bytes, not 46x") {
+  Harness h;
+  auto tokens = big_group_over_udp(h, 100);
+  // A member knows device 0x1000's token (group_list hands it out) and names a victim as source.
+  const auto victim = Harness::addr(9, 53);
+  const Bytes req = Harness::wire(request(ai::cls::data, 0x00, 0x1000, tokens[0]));
+  h.udp_bytes(victim, req);
+  const auto replies = h.to_udp(victim);
+  REQUIRE(replies.size() == 1);
+  const std::size_t out = h.udp_bytes_to(victim);
+  MESSAGE("group_list over UDP, 99 peers online: request " << req.size() << " B, reply " << out << " B, ratio "
+                                                           << static_cast<double>(out) / static_cast<double>(req.size()));
+  CHECK(req.size() == 30);
+  CHECK(out <= budget_for(req.size()));                          // 128 B: 4.3x (was 1387 B: 46x)
+  CHECK(static_cast<double>(out) / static_cast<double>(req.size()) < 4.5);
+  CHECK(records_in(replies[0]) == 4);                            // still a useful page
+  no_violations(h);
+}
+
+TEST_CASE("router: a datagram full of frames from a logged-in device gets at most 3x its bytes back") {
+  Harness h;
+  auto tokens = big_group_over_udp(h, 100);
+  const auto self = Harness::addr(3, 1000);  // device 0x1000's own endpoint
+  SUBCASE("group_list requests") {
+    Bytes dgram;
+    for (std::uint16_t i = 0; dgram.size() + 40 < ai::kMaxFrame; ++i) {
+      Bytes one = Harness::wire(request(ai::cls::data, 0x00, 0x1000, tokens[0], {}, static_cast<std::uint16_t>(i + 1)));
+      dgram.insert(dgram.end(), one.begin(), one.end());
+    }
+    const std::size_t before = h.to_udp(self).size(), bytes_before = h.udp_bytes_to(self);
+    h.udp_bytes(self, dgram);
+    const auto replies = h.to_udp(self);
+    const std::size_t out = h.udp_bytes_to(self) - bytes_before;
+    MESSAGE("one datagram of " << dgram.size() << " B of group_list requests: " << replies.size() - before
+                               << " replies, " << out << " B, ratio "
+                               << static_cast<double>(out) / static_cast<double>(dgram.size()));
+    CHECK(out <= kUdpReplyFactor * dgram.size());                // was 46 x 1387 B = 64 KB
+    CHECK(out * 10 >= 25 * dgram.size());                         // and the budget is used, not wasted
+    for (std::size_t i = before; i < replies.size(); ++i) CHECK(records_in(replies[i]) > 0);  // never a false end
+  }
+  SUBCASE("heartbeats: every frame is answered, the replies are no larger than the requests") {
+    Bytes dgram;
+    for (std::uint16_t i = 0; i < 40; ++i) {
+      Bytes one = Harness::wire(request(ai::cls::link, 0x01, 0x1000, tokens[0], {}, static_cast<std::uint16_t>(i + 1)));
+      dgram.insert(dgram.end(), one.begin(), one.end());
+    }
+    const std::size_t before = h.to_udp(self).size();
+    h.udp_bytes(self, dgram);
+    CHECK(h.to_udp(self).size() - before == 40);
+    CHECK(h.router.counters().udp_capped == 0);
+  }
+  no_violations(h);
+}
+
+TEST_CASE("router: a UDP client pages the whole group by asking until an empty page") {
+  Harness h;
+  auto tokens = big_group_over_udp(h, 100);
+  const auto self = Harness::addr(3, 1000);
+  std::vector<std::uint64_t> listed;
+  std::size_t pages = 0;
+  for (std::uint16_t start = 0;; ++pages) {
+    REQUIRE(pages < 100);
+    Bytes d{static_cast<std::uint8_t>(start), static_cast<std::uint8_t>(start >> 8)};
+    const Bytes req = Harness::wire(request(ai::cls::data, 0x00, 0x1000, tokens[0], d, static_cast<std::uint16_t>(pages + 1)));
+    const std::size_t bytes_before = h.udp_bytes_to(self);
+    h.udp_bytes(self, req);
+    CHECK(h.udp_bytes_to(self) - bytes_before <= budget_for(req.size()));
+    auto r = h.to_udp(self).back();
+    REQUIRE(r.seq == pages + 1);
+    REQUIRE(r.status == ai::status::ok);
+    ByteView in(r.data);
+    if (in.empty()) break;
+    while (!in.empty()) {
+      auto rec = ai::get_peer_record(in);
+      REQUIRE(rec);
+      listed.push_back(rec->id);
+      ++start;
+    }
+  }
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t i = 1; i < 100; ++i) want.push_back(0x1000 + i);
+  CHECK(listed == want);  // everyone but the requester, once, by id
+  CHECK(pages == 25);     // 4 records a page (the 128-byte floor), then the empty page
+  // Over TCP nothing changes: a full page is 59 records.
+  h.connect(5);
+  auto t = h.tcp_login(5, 0x1000, "p");
+  REQUIRE(t);
+  h.tcp(5, request(ai::cls::data, 0x00, 0x1000, *t));
+  REQUIRE(h.last_to(5));
+  CHECK(records_in(*h.last_to(5)) == 59);
+  no_violations(h);
+}
+
+TEST_CASE("router: relays and P2P introductions to other addresses are not charged to the source") {
+  Harness h;
+  auto tokens = big_group_over_udp(h, 3);
+  const auto a = Harness::addr(3, 1000), b = Harness::addr(3, 1001);
+  // A relay with a large payload: the target gets it whole, the sender its generic ok.
+  Bytes body = be64(0x1001);
+  body.resize(8 + 1000, 0x11);
+  const std::size_t b_before = h.to_udp(b).size();
+  h.udp(a, request(ai::cls::data, 0x55, 0x1000, tokens[0], body, 7));
+  REQUIRE(h.to_udp(b).size() == b_before + 1);
+  CHECK(h.to_udp(b).back().data.size() == 1008);
+  CHECK(h.to_udp(a).back().status == ai::status::ok);
+  // A P2P request: the requester gets the target's record, the target the introduction.
+  h.udp(a, request(ai::cls::link, 0x55, 0x1000, tokens[0], be64(0x1001), 8));
+  CHECK(h.to_udp(a).back().status == ai::status::ok);
+  CHECK(h.to_udp(a).back().data.size() == 23);
+  CHECK(h.to_udp(b).back().cmd == 0x55);
+  CHECK(h.to_udp(b).back().data.size() == 23);
+  CHECK(h.router.counters().udp_capped == 0);
+  no_violations(h);
+}
