@@ -8,8 +8,11 @@
 namespace m2m::device {
 namespace {
 
-constexpr std::uint8_t kHeartbeat = 0x01;  // A0 01 / EF 01
-constexpr std::uint8_t kLogin = 0x00;      // A0 00 / EF 00
+// The same command numbers in both classes: link (devices) and platform (client accounts).
+constexpr std::uint8_t kHeartbeat = ai::cmd::link_heartbeat & 0xFF;
+constexpr std::uint8_t kLogin = ai::cmd::link_login & 0xFF;
+static_assert(ai::command_key(ai::cls::platform, kHeartbeat) == ai::cmd::platform_heartbeat &&
+              ai::command_key(ai::cls::platform, kLogin) == ai::cmd::platform_login);
 
 bool is_reply(const ai::FrameView& f, std::uint8_t cls, std::uint8_t cmd, std::uint16_t seq) {
   return f.cls == cls && f.cmd == cmd && f.seq == seq && f.status != ai::status::request;
@@ -218,7 +221,9 @@ Time Session::poll(Time now, Sink& sink) {
       return timer_;
     case State::login_due: {
       login_seq_ = next_seq();
-      const ai::FrameView login{login_cls(), kLogin, login_seq_, 0, ai::status::request, id_, {}, ByteView(password_)};
+      Bytes body;  // once per login attempt, not per frame
+      ai::put_login_request(body, ai::LoginRequest{password_});
+      const ai::FrameView login{login_cls(), kLogin, login_seq_, 0, ai::status::request, id_, {}, body};
       state_ = State::logging_in;
       timer_ = after(now, cfg_->reply_timeout);
       sink.send(login);

@@ -47,6 +47,7 @@ Result<P2pRequest> get_p2p_request(ByteView d) {
   return P2pRequest{*id};
 }
 
+void put_p2p_peer(Bytes& out, const PeerRecord& r) { put_peer_record(out, r); }
 Result<PeerRecord> get_p2p_peer(ByteView d) { return get_whole_peer_record(d); }
 
 void put_p2p_confirm(Bytes& out, const P2pConfirm& b) { put_be64(out, b.sender); }
@@ -127,7 +128,7 @@ void link_request_from_json(std::uint8_t c, const json& body, Bytes& out) {
     case cmd::link_heartbeat: only_keys(body, kBody, {}); break;
     case cmd::link_p2p_request:
       if (member(body, "target")) put_p2p_request(out, p2p_request_from_json(body));
-      else put_peer_record(out, peer_record_from_json(body, std::string(kBody)));
+      else put_p2p_peer(out, peer_record_from_json(body, std::string(kBody)));
       break;
     case cmd::link_p2p_confirm: put_p2p_confirm(out, p2p_confirm_from_json(body)); break;
   }
@@ -140,7 +141,7 @@ bool link_ok_reply_from_json(std::uint8_t c, const json& body, Bytes& out) {
       (void)put_login_reply(out, login_reply_from_json(body, store));  // size checked above
       return true;
     }
-    case cmd::link_p2p_request: put_peer_record(out, peer_record_from_json(body, std::string(kBody))); return true;
+    case cmd::link_p2p_request: put_p2p_peer(out, peer_record_from_json(body, std::string(kBody))); return true;
     case cmd::link_p2p_confirm: put_p2p_confirm(out, p2p_confirm_from_json(body)); return true;
   }
   return false;

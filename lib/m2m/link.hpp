@@ -43,6 +43,7 @@ Result<Heartbeat> get_heartbeat(ByteView d);
 void put_p2p_request(Bytes& out, const P2pRequest& b);
 Result<P2pRequest> get_p2p_request(ByteView d);
 // The whole data area as one peer record (p2p_request ok reply and introduction).
+void put_p2p_peer(Bytes& out, const PeerRecord& r);
 Result<PeerRecord> get_p2p_peer(ByteView d);
 void put_p2p_confirm(Bytes& out, const P2pConfirm& b);
 Result<P2pConfirm> get_p2p_confirm(ByteView d);

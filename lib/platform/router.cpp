@@ -8,27 +8,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "m2m/data.hpp"
+#include "m2m/link.hpp"
 #include "m2m/messages.hpp"
+#include "m2m/platform.hpp"
 
 namespace m2m::platform {
 
 namespace {
 constexpr std::size_t kGroupPage = 59;  // records per data.group_list reply (m2m-protocol(7), COMMANDS)
+constexpr std::size_t kRecordSize = 15 + sizeof(Token);  // a peer record with the platform's token
 
-Bytes token_field(const Token& t) {
+// The ok reply to a login: the new token as a token field (m2m-protocol(7), COMMANDS).
+Bytes login_reply(const Token& t) {
   Bytes b;
-  b.reserve(9);
-  b.push_back(8);
-  b.insert(b.end(), t.begin(), t.end());
+  (void)ai::put_login_reply(b, ai::LoginReply{ByteView(t)});  // fails only above 255 bytes; a Token is 8
   return b;
-}
-
-// Bytes `b` takes on the wire: 0x55 and 0x54 are escaped to two bytes (m2m-protocol(7),
-// FRAME LAYOUT).
-std::size_t escaped_size(ByteView b) {
-  std::size_t n = b.size();
-  for (std::uint8_t c : b) n += c == ai::kHead || c == ai::kEscape;
-  return n;
 }
 
 bool same_token(ByteView got, const Token& t) {
@@ -157,6 +152,12 @@ bool Router::answer_unauthenticated(const Source& src) {
   return true;
 }
 
+// Wire bytes of `f` (escapes included), encoded into the shared buffer.
+std::size_t Router::wire_size(const ai::FrameView& f) {
+  tx_.clear();
+  return ai::encode(f, opt_.crc, tx_) ? tx_.size() : SIZE_MAX;
+}
+
 std::size_t Router::udp_room() const {
   if (!udp_frame_) return SIZE_MAX;
   const std::size_t budget = std::max(kUdpReplyFloor, kUdpReplyFactor * udp_in_);
@@ -195,8 +196,9 @@ void Router::frame(const Source& src, const ai::FrameView& f) {
     udp_src_ = src.from;
     udp_in_ += ai::unescaped_size(f);
   }
-  if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::link) return device_login(src, f);
-  if (f.status == ai::status::request && f.cmd == 0x00 && f.cls == ai::cls::platform) {
+  const std::uint16_t command = ai::command_key(f.cls, f.cmd);
+  if (f.status == ai::status::request && command == ai::cmd::link_login) return device_login(src, f);
+  if (f.status == ai::status::request && command == ai::cmd::platform_login) {
     if (src.udp) {  // platform clients keep a TCP session (routing needs one)
       ++counters_.drops;
       if (answer_unauthenticated(src)) reply(src, f, ai::status::unsupported, {}, {});
@@ -364,7 +366,7 @@ const char* Router::login_refusal(const Source& src, const ai::FrameView& f, con
     reason = "busy";  // the global ceiling on failed logins: no password is checked this second
   else if (!password)
     reason = "unknown";
-  else if (f.data.size() != 8 || std::memcmp(f.data.data(), password->data(), 8) != 0)
+  else if (const auto login = ai::get_login_request(f.data); !login || login->password != *password)
     reason = "bad_password";
   else if (!enabled)
     reason = "disabled";
@@ -424,8 +426,7 @@ void Router::device_login(const Source& src, const ai::FrameView& f) {
                      .add("group", reg_.groups()[dev.group].name)
                      .add("transport", src.udp ? "udp" : "tcp")
                      .add("peer", peer(src)));
-  Bytes field = token_field(dev.token);
-  reply(src, f, ai::status::ok, field, {});
+  reply(src, f, ai::status::ok, login_reply(dev.token), {});
 }
 
 void Router::client_login(const Source& src, const ai::FrameView& f) {
@@ -450,8 +451,7 @@ void Router::client_login(const Source& src, const ai::FrameView& f) {
   a.token = new_token();
   ++counters_.logins;
   log_.session(EventLog::Line("login").add("account", a.id).add("role", "client").add("name", a.name).add("peer", peer(src)));
-  Bytes field = token_field(a.token);
-  reply(src, f, ai::status::ok, field, {});
+  reply(src, f, ai::status::ok, login_reply(a.token), {});
 }
 
 void Router::udp_expire(std::uint32_t d, std::string_view reason) {
@@ -536,10 +536,10 @@ void Router::device_frame(std::uint32_t d, const Source& src, const ai::FrameVie
   }
 }
 
-bool Router::deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data, std::uint16_t seq,
-                     bool udp_only) {
+bool Router::deliver(std::uint32_t d, std::uint16_t command, ByteView data, std::uint16_t seq, bool udp_only) {
   const DeviceState& dev = reg_.device(d);
-  ai::FrameView f{cls, cmd, seq, 0, ai::status::request, dev.id, ByteView(dev.token), data};
+  ai::FrameView f{static_cast<std::uint8_t>(command >> 8), static_cast<std::uint8_t>(command & 0xFF), seq, 0,
+                  ai::status::request, dev.id, ByteView(dev.token), data};
   if (dev.fd >= 0 && !udp_only) {
     tx_.clear();
     if (!ai::encode(f, opt_.crc, tx_)) return false;
@@ -553,42 +553,48 @@ bool Router::deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteVi
 void Router::group_list(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   const DeviceState& self = reg_.device(d);
   const Token tok = self.token;
-  if (f.data.size() != 0 && f.data.size() != 2) return reply(src, f, ai::status::fail, {}, tok);
-  std::size_t start = f.data.size() == 2 ? get_le16(f.data.data()) : 0;
-  Bytes out;
-  std::size_t index = 0, taken = 0;
-  if (self.group >= online_.size()) return reply(src, f, ai::status::ok, out, tok);
+  const auto req = ai::get_group_list_request(f.data);
+  if (!req) return reply(src, f, ai::status::fail, {}, tok);
+  const std::size_t start = req->start.value_or(0);
   // Over UDP the page holds what the datagram's reply budget has room for (router.hpp,
-  // kUdpReplyFactor): the wire size of the reply is estimated from the empty reply, each
-  // record's escaped size and 4 bytes for escapes the length field and CRC may gain.
+  // kUdpReplyFactor). A record with the platform's 8-byte token is 23 bytes, so at most
+  // (room - empty reply) / 23 records are gathered, then the encoded reply (escapes included)
+  // decides: the last record goes while it does not fit.
+  const ai::FrameView empty{f.cls, f.cmd, f.seq, 0, ai::status::ok, f.device, ByteView(tok), {}};
   const std::size_t room = udp_room();
-  std::size_t wire = 0;
+  std::size_t page = kGroupPage;
   if (room != SIZE_MAX) {
-    tx_.clear();
-    (void)ai::encode(ai::FrameView{f.cls, f.cmd, f.seq, 0, ai::status::ok, f.device, ByteView(tok), {}}, opt_.crc, tx_);
-    wire = tx_.size() + 4;
+    const std::size_t base = ai::unescaped_size(empty);
+    page = std::min(page, room > base ? (room - base) / kRecordSize : 0);
   }
-  bool cut = false;
-  for (std::uint32_t m : online_[self.group]) {
-    const DeviceState& peer_dev = reg_.device(m);
-    if (m == d || !peer_dev.logged_in || peer_dev.group != self.group) continue;
-    if (index++ < start) continue;
-    const std::size_t before = out.size();
-    ai::put_peer_record(out, peer_record(peer_dev));
-    if (room != SIZE_MAX) {
-      wire += escaped_size(ByteView(out).subspan(before));
-      if (wire > room) {
-        out.resize(before);
-        cut = true;
+  ai::GroupListReply list;
+  std::size_t index = 0;
+  bool more = false;  // members left after the page
+  if (self.group < online_.size()) {
+    list.devices.reserve(std::min(page, online_[self.group].size()));
+    for (std::uint32_t m : online_[self.group]) {
+      const DeviceState& peer_dev = reg_.device(m);
+      if (m == d || !peer_dev.logged_in || peer_dev.group != self.group) continue;
+      if (index++ < start) continue;
+      if (list.devices.size() == page) {
+        more = true;
         break;
       }
+      list.devices.push_back(peer_record(peer_dev));
     }
-    if (++taken == kGroupPage) break;
   }
-  // An empty page means the end of the list: never send one that is empty only for want of room.
-  if (cut && taken == 0) {
-    ai::FrameView whole{f.cls, f.cmd, f.seq, 0, ai::status::ok, f.device, ByteView(tok), {}};
-    return udp_capped(whole, wire);
+  Bytes out;
+  ai::put_group_list_reply(out, list);
+  if (room != SIZE_MAX) {
+    ai::FrameView full = empty;
+    while (!list.devices.empty() && (full.data = out, wire_size(full)) > room) {
+      list.devices.pop_back();
+      more = true;
+      out.clear();
+      ai::put_group_list_reply(out, list);
+    }
+    // An empty page means the end of the list: never send one that is empty for want of room.
+    if (list.devices.empty() && more) return udp_capped(empty, wire_size(empty) + kRecordSize);
   }
   reply(src, f, ai::status::ok, out, tok);
 }
@@ -608,20 +614,20 @@ void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   const Token tok = reg_.device(d).token;
   const char* refused = nullptr;
   std::uint32_t t = kNone;
-  const std::uint64_t target_id = f.data.size() >= 8 ? get_be64(f.data.data()) : 0;
-  if (f.data.size() < 8)
+  const auto req = ai::get_relay(f.data);  // the target and the payload for it
+  if (!req)
     refused = "no target";
   else
-    refused = group_peer(reg_.device(d), target_id, t);
+    refused = group_peer(reg_.device(d), req->peer, t);
   if (!refused) {
+    // Delivered with the sender as the peer (m2m-protocol(7), COMMANDS, data.relay).
     Bytes data;
     data.reserve(f.data.size());
-    put_be64(data, self_id);
-    data.insert(data.end(), f.data.begin() + 8, f.data.end());
+    ai::put_relay(data, ai::Relay{self_id, req->payload});
     // Relaying to oneself may close the sender here; everything used below was copied first.
-    if (!deliver(t, ai::cls::data, 0x55, data, next_seq_++)) refused = "send_failed";
+    if (!deliver(t, ai::cmd::data_relay, data, next_seq_++)) refused = "send_failed";
   }
-  const std::string target = f.data.size() >= 8 ? ai::format_device(target_id) : std::string();
+  const std::string target = req ? ai::format_device(req->peer) : std::string();
   if (refused) {
     ++counters_.drops;
     if (log_.session_events())
@@ -633,7 +639,7 @@ void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   }
   ++counters_.relays;
   if (log_.session_events())
-    log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", target).add("bytes", f.data.size() - 8));
+    log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", target).add("bytes", req->payload.size()));
   reply(src, f, ai::status::ok, {}, tok);
 }
 
@@ -642,22 +648,24 @@ void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
   const Token tok = self.token;
   const char* refused = nullptr;
   std::uint32_t t = kNone;
-  if (f.data.size() != 8)
+  const auto req = ai::get_p2p_request(f.data);
+  if (!req)
     refused = "no target";
-  else if (!(refused = group_peer(self, get_be64(f.data.data()), t)) && !reg_.device(t).udp_live)
+  else if (!(refused = group_peer(self, req->target, t)) && !reg_.device(t).udp_live)
     refused = "no_udp_endpoint";
-  const std::string target = f.data.size() == 8 ? ai::format_device(get_be64(f.data.data())) : std::string();
+  const std::string target = req ? ai::format_device(req->target) : std::string();
   if (refused) {
     if (log_.session_events())
       log_.session(EventLog::Line("p2p_refused").add("from", ai::format_device(self.id)).add("to", target).add("reason", refused));
     return reply(src, f, ai::status::fail, {}, tok);
   }
+  // The requester gets the target's record; the target gets the requester's (the introduction).
   Bytes about_target, about_self;
-  ai::put_peer_record(about_target, peer_record(reg_.device(t)));
-  ai::put_peer_record(about_self, peer_record(self));
+  ai::put_p2p_peer(about_target, peer_record(reg_.device(t)));
+  ai::put_p2p_peer(about_self, peer_record(self));
   const std::uint64_t self_id = self.id;
   reply(src, f, ai::status::ok, about_target, tok);
-  deliver(t, ai::cls::link, 0x55, about_self, next_seq_++, /*udp_only=*/true);
+  deliver(t, ai::cmd::link_p2p_request, about_self, next_seq_++, /*udp_only=*/true);
   if (log_.session_events())
     log_.session(EventLog::Line("p2p").add("from", ai::format_device(self_id)).add("to", target));
 }
@@ -738,7 +746,7 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
     const DeviceState& dev = reg_.device(d);
     route.device_fd = dev.fd;
     route.device_udp = {dev.udp_ip, dev.udp_port};
-    if (!deliver(d, f.cls, f.cmd, f.data, seq)) refused = "send_failed";
+    if (!deliver(d, ai::command_key(f.cls, f.cmd), f.data, seq)) refused = "send_failed";
   }
   if (refused) {
     log_.session(EventLog::Line("route_refused")
@@ -765,15 +773,16 @@ void Router::add_terminal(std::uint32_t a, const Source& src, const ai::FrameVie
   const std::uint64_t acc_id = acc.id;
   const char* refused = nullptr;
   DeviceRecord rec;
-  if (f.data.size() != 16) {
+  const auto req = ai::get_add_terminal(f.data);
+  if (!req) {
     refused = "bad_body";
   } else if (acc.first_group == kNone) {
     refused = "no_group";
   } else if (opt_.max_terminals_per_account && terminals_added_[acc_id] >= opt_.max_terminals_per_account) {
     refused = "quota";
   } else {
-    rec.id = get_be64(f.data.data());
-    std::copy(f.data.begin() + 8, f.data.end(), rec.password.begin());
+    rec.id = req->id;
+    rec.password = req->password;
     rec.group = reg_.groups()[acc.first_group].name;
     rec.description = "added by account " + std::to_string(acc_id);
     if (reg_.find_device(rec.id) != kNone) refused = "exists";

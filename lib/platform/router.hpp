@@ -174,6 +174,7 @@ class Router {
   bool answer_unauthenticated(const Source& src);
   // Bytes the current datagram may still send back to its source (SIZE_MAX outside one).
   std::size_t udp_room() const;
+  std::size_t wire_size(const ai::FrameView& f);
   void udp_capped(const ai::FrameView& f, std::size_t bytes);
 
   void device_login(const Source& src, const ai::FrameView& f);
@@ -184,8 +185,8 @@ class Router {
   const char* group_peer(const DeviceState& self, std::uint64_t id, std::uint32_t& t);
   void device_frame(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void client_frame(std::uint32_t a, const Source& src, const ai::FrameView& f);
-  bool deliver(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data, std::uint16_t seq,
-               bool udp_only = false);
+  // A request to device `d`; `command` is an ai::cmd key (class << 8 | command).
+  bool deliver(std::uint32_t d, std::uint16_t command, ByteView data, std::uint16_t seq, bool udp_only = false);
   void to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data);
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);

@@ -18,6 +18,7 @@
 
 #include "m2m/deframer.hpp"
 #include "m2m/frame.hpp"
+#include "m2m/link.hpp"
 #include "platform/registry.hpp"
 #include "platform/router.hpp"
 
@@ -201,17 +202,22 @@ class Harness final : public Outbox, public Clock {
   std::optional<Token> tcp_login(int fd, std::uint64_t id, std::string_view password, std::uint8_t cls = ai::cls::link) {
     tcp(fd, login_frame(id, password, cls));
     auto r = last_to(fd);
-    if (!r || r->cmd != 0 || r->status != ai::status::ok || r->data.size() != 9) return std::nullopt;
-    Token t;
-    std::copy(r->data.begin() + 1, r->data.end(), t.begin());
-    return t;
+    if (!r || r->cmd != 0) return std::nullopt;
+    return token_of(*r);
   }
   std::optional<Token> udp_login(const net::Endpoint& from, std::uint64_t id, std::string_view password) {
     udp(from, login_frame(id, password));
     auto v = to_udp(from);
-    if (v.empty() || v.back().status != ai::status::ok || v.back().data.size() != 9) return std::nullopt;
+    if (v.empty()) return std::nullopt;
+    return token_of(v.back());
+  }
+  // The token of an ok login reply (link.hpp, LoginReply); nothing for a refusal.
+  static std::optional<Token> token_of(const ai::Frame& reply) {
+    if (reply.status != ai::status::ok) return std::nullopt;
+    auto r = ai::get_login_reply(reply.data);
+    if (!r || r->token.size() != sizeof(Token)) return std::nullopt;
     Token t;
-    std::copy(v.back().data.begin() + 1, v.back().data.end(), t.begin());
+    std::copy(r->token.begin(), r->token.end(), t.begin());
     return t;
   }
   // Events called `name` (optionally with field == value).

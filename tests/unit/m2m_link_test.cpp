@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include "m2m/link.hpp"
 #include "m2m_body_test_support.hpp"
 
@@ -94,7 +96,7 @@ TEST_CASE("link.p2p_request and p2p_confirm: bytes <-> struct <-> JSON") {
   REQUIRE(peer);
   CHECK((peer->id == 0xABCDEFu && peer->ip == 0xC0A80102u && peer->port == 8080));
   Bytes back;
-  put_peer_record(back, *peer);
+  put_p2p_peer(back, *peer);
   CHECK(back == record);
   Bytes longer = record;
   longer.push_back(0);
@@ -111,4 +113,36 @@ TEST_CASE("link.p2p_request and p2p_confirm: bytes <-> struct <-> JSON") {
   CHECK_FALSE(get_p2p_confirm({}));
   CHECK(data_of({{"type", "link.p2p_request"}, {"body", {{"id", "01"}, {"token", "AA"}, {"ip", "1.2.3.4"}, {"port", 5}}}}) ==
         hex("0000000000000001 01 AA 01020304 0005"));
+}
+
+TEST_CASE("link.p2p_request: the platform builds its ok reply and introduction from a record") {
+  // m2m-protocol(7), COMMANDS: id (8) + token field + IPv4 (4, BE) + UDP port (2, BE).
+  PeerRecord r;
+  r.id = 0x0000001122334455u;
+  r.token = hex("A1A2A3A4A5A6A7A8");
+  r.ip = 0x7F000001u;
+  r.port = 40000;
+  Bytes out;
+  put_p2p_peer(out, r);
+  CHECK(out == hex("0000001122334455 08 A1A2A3A4A5A6A7A8 7F000001 9C40"));
+  CHECK(out.size() == 23);
+  PeerRecord unknown;  // no UDP endpoint known: 0.0.0.0:0
+  unknown.id = 7;
+  unknown.token = hex("0102030405060708");
+  Bytes u;
+  put_p2p_peer(u, unknown);
+  CHECK(u == hex("0000000000000007 08 0102030405060708 00000000 0000"));
+  auto back = get_p2p_peer(u);
+  REQUIRE(back);
+  CHECK((back->id == 7 && back->ip == 0 && back->port == 0 && back->token == unknown.token));
+}
+
+TEST_CASE("link.login: the ok reply the platform builds from an 8-byte token") {
+  const std::array<std::uint8_t, 8> token{0x10, 0x20, 0x30, 0x40, 0x54, 0x55, 0x60, 0x70};
+  Bytes out;
+  REQUIRE(put_login_reply(out, LoginReply{ByteView(token)}));
+  CHECK(out == hex("08 1020304054556070"));  // token field: L = 8, then the token (unescaped here)
+  auto back = get_login_reply(out);
+  REQUIRE(back);
+  CHECK(Bytes(back->token.begin(), back->token.end()) == Bytes(token.begin(), token.end()));
 }
