@@ -9,9 +9,11 @@
 //   * no device or account is bound to a closed or free connection, and the session it is
 //     bound to carries it back; the online counters match the registry;
 //   * nothing is sent to, or closed twice on, a closing or free connection;
-//   * every frame the router sends decodes.
+//   * every frame the router sends decodes;
+//   * a datagram gets back at most max(kUdpReplyFloor, kUdpReplyFactor x its bytes).
 // ASan catches a view into a connection's deframer that outlives it (the harness frees a
 // connection's deframer at the end of the event that closed it, as the real loop does).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -157,7 +159,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           Bytes one = Harness::wire(make_frame(h, r));
           dgram.insert(dgram.end(), one.begin(), one.end());
         }
+        const std::size_t before = h.udp_bytes_to(from);
         h.udp_bytes(from, dgram);
+        // The reply budget (router.hpp, kUdpReplyFactor): never more than a few times the
+        // datagram's bytes back to its source.
+        if (const std::size_t out = h.udp_bytes_to(from) - before;
+            out > std::max(kUdpReplyFloor, kUdpReplyFactor * dgram.size()))
+          h.violations.push_back("a datagram of " + std::to_string(dgram.size()) + " bytes got " + std::to_string(out) +
+                                 " back");
         break;
       }
       case 6:
