@@ -59,8 +59,9 @@ struct Counters {
 // data.group_list over UDP fills its page up to what is left of the budget (m2m-protocol(7),
 // COMMANDS: over UDP a page may be short; ask again until an empty page), and any other reply
 // that does not fit is dropped (the client retries). Sends to other addresses (a relay, a P2P
-// introduction) are not replies to the source and are not charged: they go to an endpoint a
-// device proved with its token, at about 1x the request (docs/SECURITY.md).
+// introduction) are not replies to the source and are not charged: they go to the target's
+// recorded endpoint at about 1x the request (docs/SECURITY.md says how a member could still
+// point a UDP-only device's endpoint at a victim, and why that stays about 1x).
 inline constexpr std::size_t kUdpReplyFactor = 3;
 inline constexpr std::size_t kUdpReplyFloor = 128;
 
