@@ -9,6 +9,9 @@
 namespace m2m::loadtest {
 
 namespace {
+// A JSON count: an integer >= 0 (nlohmann keeps parsed ones unsigned, assigned ones signed).
+bool is_count(const nlohmann::json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0); }
+
 // The first index past the octave holding `index`: the array grows an octave at a time.
 std::size_t octave_end(std::size_t index) {
   if (index < Histogram::kSubBuckets) return Histogram::kSubBuckets;
@@ -77,6 +80,10 @@ void Histogram::merge(const Histogram& o) {
   sum_ += o.sum_;
 }
 
+std::uint64_t Histogram::reported(std::size_t i) const {
+  return i == index_of(kHighest) ? max_ : std::min(highest_of(i), max_);
+}
+
 std::uint64_t Histogram::percentile(double q) const {
   if (total_ == 0) return 0;
   q = std::clamp(q, 0.0, 100.0);
@@ -85,7 +92,7 @@ std::uint64_t Histogram::percentile(double q) const {
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     seen += counts_[i];
-    if (seen >= want) return std::min(highest_of(i), max_);
+    if (seen >= want) return reported(i);
   }
   return max_;
 }
@@ -128,7 +135,7 @@ Result<Histogram> Histogram::from_json(const nlohmann::json& j) {
   if (j.value("unit", std::string()) != "us") return bad("unit is not \"us\"");
   auto u64 = [&](const char* key) -> Result<std::uint64_t> {
     auto it = j.find(key);
-    if (it == j.end() || !it->is_number_unsigned()) return bad(std::string("\"") + key + "\" is not a count");
+    if (it == j.end() || !is_count(*it)) return bad(std::string("\"") + key + "\" is not a count");
     return it->get<std::uint64_t>();
   };
   auto sub = u64("sub_buckets");
@@ -144,7 +151,7 @@ Result<Histogram> Histogram::from_json(const nlohmann::json& j) {
   std::size_t last = 0;
   bool first = true;
   for (const auto& b : *it) {
-    if (!b.is_array() || b.size() != 2 || !b[0].is_number_unsigned() || !b[1].is_number_unsigned())
+    if (!b.is_array() || b.size() != 2 || !is_count(b[0]) || !is_count(b[1]))
       return bad("a bucket is not [value, count]");
     const auto low = b[0].get<std::uint64_t>(), n = b[1].get<std::uint64_t>();
     const std::size_t i = index_of(low);
@@ -176,7 +183,7 @@ std::string Histogram::percentile_distribution(int ticks) const {
   std::snprintf(line, sizeof line, "%12s %12s %12s %12s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
   out += line;
   auto emit = [&](std::size_t i, double pct, std::uint64_t cum) {
-    const double value = static_cast<double>(std::min(highest_of(i), max_)) / 1000.0;
+    const double value = static_cast<double>(reported(i)) / 1000.0;
     const double p = pct / 100.0;
     std::snprintf(line, sizeof line, "%12.3f %12f %12" PRIu64 " %12.2f\n", value, p, cum, 1.0 / (1.0 - p));
     out += line;

@@ -76,6 +76,10 @@ class Histogram {
   bool operator==(const Histogram& o) const;
 
  private:
+  // What bucket i reports: its highest value, capped at the exact maximum (and the exact
+  // maximum for the top bucket, which also holds everything above kHighest).
+  std::uint64_t reported(std::size_t i) const;
+
   std::vector<std::uint64_t> counts_;  // grows up to the highest index used
   std::uint64_t total_ = 0, sum_ = 0, min_ = 0, max_ = 0;
 };

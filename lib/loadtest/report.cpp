@@ -29,7 +29,7 @@ std::string fixed(double v, int decimals) {
 Result<std::uint64_t> get_count(const nlohmann::json& obj, std::string_view where, std::string_view key) {
   auto it = obj.find(key);
   if (it == obj.end()) return std::uint64_t{0};  // an older or smaller report: absent means none
-  if (!it->is_number_unsigned())
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0))
     return fail(ErrorKind::bad_json, std::string(where) + "." + std::string(key) + " is not a count");
   return it->get<std::uint64_t>();
 }
@@ -157,7 +157,8 @@ Result<Report> Report::from_json(const nlohmann::json& j) {
     if (auto v = count(t, "totals", f.name, r.totals.*f.member); !v) return unexpected(v.error());
   const auto& e = member_object(j, "errors", wrong_type);
   for (const auto& [kind, value] : e.items()) {
-    if (!value.is_number_unsigned()) return bad("errors." + kind + " is not a count");
+    if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0))
+      return bad("errors." + kind + " is not a count");
     r.errors[kind] = value.get<std::uint64_t>();
   }
   const auto& rel = member_object(j, "relay", wrong_type);
