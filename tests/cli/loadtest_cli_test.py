@@ -145,7 +145,7 @@ def test_merge(tmp):
     assert err == ("%s: error: %s: latency.heartbeat.histogram: bucket counts add up to 1, \"count\" says 2\n"
                    % (PROG, os.path.join(tmp, "bad.json"))), err
     _, err = run(["merge", write(tmp, "text.json", "p99 = 3ms")], 3)
-    assert err.endswith("text.json: not JSON (expected a report written by m2m-loadtest)\n"), err
+    assert err.endswith("text.json: not JSON at byte 1 (expected a report written by m2m-loadtest)\n"), err
     _, err = run(["merge", write(tmp, "other.json", {"v": 1})], 3)
     assert err.endswith("other.json: not an m2m-loadtest report (no \"tool\":\"m2m-loadtest\")\n"), err
     missing = os.path.join(tmp, "nope.json")

@@ -41,9 +41,12 @@ int merge(MergeArgs& a) {
       text.assign(std::istreambuf_iterator<char>(in), {});
     }
     const std::string name = path == "-" ? "stdin" : path;
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) {
-      cli::error(kProg, name + ": not JSON (expected a report written by m2m-loadtest)");
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      cli::error(kProg, name + ": not JSON at byte " + std::to_string(e.byte) +
+                            " (expected a report written by m2m-loadtest)");
       return cli::protocol;
     }
     auto r = loadtest::Report::from_json(j);
