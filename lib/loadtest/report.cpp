@@ -1,5 +1,7 @@
 #include "loadtest/report.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -101,6 +103,13 @@ void Report::merge(const Report& o) {
   cpu_seconds += o.cpu_seconds;
   peak_rss_kib = std::max(peak_rss_kib, o.peak_rss_kib);
   peak_rss_kib_sum += o.peak_rss_kib_sum;
+}
+
+SelfUsage self_usage() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return {};
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return {secs(u.ru_utime) + secs(u.ru_stime), static_cast<std::uint64_t>(u.ru_maxrss)};  // Linux: KiB
 }
 
 Report merge_reports(const std::vector<Report>& reports) {

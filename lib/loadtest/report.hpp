@@ -74,6 +74,14 @@ struct Report {
   std::string summary_text() const;
 };
 
+// This process's own cost so far (getrusage): user+system CPU seconds and peak RSS in KiB,
+// for Report::cpu_seconds / peak_rss_kib (and peak_rss_kib_sum) at the end of a run.
+struct SelfUsage {
+  double cpu_seconds = 0;
+  std::uint64_t peak_rss_kib = 0;
+};
+SelfUsage self_usage();
+
 // The reports added into one (shards = the sum of theirs).
 Report merge_reports(const std::vector<Report>& reports);
 

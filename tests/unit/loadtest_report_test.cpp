@@ -108,3 +108,13 @@ TEST_CASE("report: summary text for people") {
   CHECK(format_us(73200) == "73.2ms");
   CHECK(format_us(2.5e6) == "2.50s");
 }
+
+TEST_CASE("report: the tester's own CPU time and peak RSS") {
+  const auto a = self_usage();
+  volatile std::uint64_t x = 0;
+  for (std::uint64_t i = 0; i < 20'000'000; ++i) x = x + i;  // some CPU to measure
+  const auto b = self_usage();
+  CHECK(b.cpu_seconds > a.cpu_seconds);
+  CHECK(b.peak_rss_kib >= a.peak_rss_kib);
+  CHECK(a.peak_rss_kib > 1000);  // a test binary holds more than a MiB
+}
