@@ -32,6 +32,13 @@ Result<OtaStart> get_ota_start(ByteView in) {
   return b;
 }
 
+Result<std::string> get_ota_start_without_checksum(ByteView in) {
+  auto file = get_gbk_string(in);
+  if (!file) return unexpected(std::move(file).error());
+  if (auto e = expect_end(in, "the file name"); !e) return unexpected(std::move(e).error());
+  return file;
+}
+
 Result<void> put_ota_frame_request(Bytes& out, const OtaFrameRequest& b) {
   if (auto r = put_gbk_string(out, b.file); !r) return r;
   put_le16(out, b.frame);
@@ -348,7 +355,12 @@ Result<void> term_request_json(JsonOut& w, std::uint8_t c, ByteView d) {
       if (auto r = get_reboot(d); !r) return unexpected(std::move(r).error());
       empty_json(w);
       return {};
-    case cmd::term_ota_start: return emit(w, d, get_ota_start, ota_start_json);
+    case cmd::term_ota_start:
+      if (auto file = get_ota_start_without_checksum(d)) {  // the checksum left to the platform
+        w.open().key("file").str(*file).close();
+        return {};
+      }
+      return emit(w, d, get_ota_start, ota_start_json);
     case cmd::term_ota_frame: return emit(w, d, get_ota_frame_request, ota_frame_request_json);
     case cmd::term_config_read: return emit(w, d, get_config_read, config_read_json);
     case cmd::term_config_write: return emit(w, d, get_param_value, param_value_json);
@@ -374,7 +386,14 @@ void put_or_throw(Result<void> r, std::string_view key) {
 void term_request_from_json(std::uint8_t c, const json& body, Bytes& out) {
   switch (command_key(cls::term, c)) {
     case cmd::term_reboot: only_keys(body, kBody, {}); break;
-    case cmd::term_ota_start: put_or_throw(put_ota_start(out, ota_start_from_json(body)), "file"); break;
+    case cmd::term_ota_start:
+      if (!body.is_object() || !body.contains("checksum")) {  // left for the platform to fill in
+        only_keys(body, kBody, {"file", "checksum"});
+        put_or_throw(put_gbk_string(out, gbk_field(body, "file")), "file");
+      } else {
+        put_or_throw(put_ota_start(out, ota_start_from_json(body)), "file");
+      }
+      break;
     case cmd::term_ota_frame: put_or_throw(put_ota_frame_request(out, ota_frame_request_from_json(body)), "file"); break;
     case cmd::term_config_read: put_config_read(out, config_read_from_json(body)); break;
     case cmd::term_config_write: put_or_throw(put_param_value(out, param_value_from_json(body)), "value"); break;

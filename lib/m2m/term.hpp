@@ -35,6 +35,10 @@ Result<Reboot> get_reboot(ByteView d);
 // put_* of bodies with strings fail only when a string cannot be converted to GBK.
 Result<void> put_ota_start(Bytes& out, const OtaStart& b);
 Result<OtaStart> get_ota_start(ByteView d);
+// An operator's term.ota_start to the platform may leave the checksum out (the file name
+// alone): the platform fills it in from its firmware folder (m2m-protocol(7), OTA UPDATES).
+// Fails unless `d` is exactly one string.
+Result<std::string> get_ota_start_without_checksum(ByteView d);
 Result<void> put_ota_frame_request(Bytes& out, const OtaFrameRequest& b);
 Result<OtaFrameRequest> get_ota_frame_request(ByteView d);
 Result<void> put_ota_frame_reply(Bytes& out, const OtaFrameReply& b);

@@ -12,6 +12,7 @@
 #include "m2m/link.hpp"
 #include "m2m/messages.hpp"
 #include "m2m/platform.hpp"
+#include "m2m/term.hpp"
 
 namespace m2m::platform {
 
@@ -122,7 +123,7 @@ void Router::send_frame(const Source& to, const ai::FrameView& f) {
     ++counters_.drops;  // only a frame over the size limit can fail; callers keep data below that
     return;
   }
-  if (to.udp && udp_frame_ && to.from == udp_src_) {  // back to the datagram's source: budgeted
+  if (to.udp && udp_frame_ && to.from == udp_src_ && !unbudgeted_) {  // back to the source: budgeted
     if (tx_.size() > udp_room()) return udp_capped(f, tx_.size());
     udp_out_ += tx_.size();
   }
@@ -525,8 +526,12 @@ void Router::device_frame(std::uint32_t d, const Source& src, const ai::FrameVie
       return relay(d, src, f);
     case ai::cmd::link_p2p_request:
       return p2p_request(d, src, f);
-    case ai::cmd::data_uplink:
+    case ai::cmd::term_ota_frame:
+      return ota_frame(d, src, f);
     case ai::cmd::term_event:
+      if (!f.data.empty() && f.data[0] == ai::event_code::upgrade) ota_active_.erase(d);
+      [[fallthrough]];
+    case ai::cmd::data_uplink:
       // The reply may close the device's own connection (a full send queue); `f` stays valid
       // until the end of the event (outbox.hpp), so the fan-out reads live bytes.
       reply(src, f, ai::status::ok, {}, tok);
@@ -742,18 +747,27 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
     refused = "offline";
   std::uint16_t seq = next_seq_++;
   Route route{a, static_cast<std::int32_t>(src.fd), -1, {}, f.seq, f.cls, f.cmd, 0};
+  ByteView data = f.data;
+  Bytes filled;
+  std::string message;
+  if (!refused && ai::command_key(f.cls, f.cmd) == ai::cmd::term_ota_start) {
+    refused = ota_start(d, f.data, filled, message);
+    if (!filled.empty()) data = filled;
+  }
   if (!refused) {
     const DeviceState& dev = reg_.device(d);
     route.device_fd = dev.fd;
     route.device_udp = {dev.udp_ip, dev.udp_port};
-    if (!deliver(d, ai::command_key(f.cls, f.cmd), f.data, seq)) refused = "send_failed";
+    if (!deliver(d, ai::command_key(f.cls, f.cmd), data, seq)) refused = "send_failed";
   }
   if (refused) {
-    log_.session(EventLog::Line("route_refused")
-                     .add("account", acc_id)
-                     .add("device", ai::format_device(f.device))
-                     .add("type", std::string(ai::type_name(f.cls, f.cmd)))
-                     .add("reason", refused));
+    EventLog::Line line("route_refused");
+    line.add("account", acc_id)
+        .add("device", ai::format_device(f.device))
+        .add("type", std::string(ai::type_name(f.cls, f.cmd)))
+        .add("reason", refused);
+    if (!message.empty()) line.add("message", message);
+    log_.session(line);
     return reply(src, f, ai::status::fail, {}, tok);
   }
   route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
@@ -765,6 +779,89 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
                      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
                      .add("client_seq", f.seq)
                      .add("seq", seq));
+}
+
+// ---- firmware updates (m2m-protocol(7), OTA UPDATES; m2m-server(1), FIRMWARE UPDATES) -------
+
+ota::ImagePtr Router::image(const std::string& name, std::string& message, bool reload) {
+  if (!reload)
+    if (auto it = images_.find(name); it != images_.end()) return it->second;
+  auto img = ota::load_from_dir(opt_.firmware_dir, name);
+  if (!img) {
+    message = img.error().message;
+    return nullptr;
+  }
+  if (images_.size() >= 16 && !images_.count(name)) images_.erase(images_.begin());  // bounded
+  return images_[name] = *img;
+}
+
+// An operator's term.ota_start on its way to device `d`. Without a firmware folder it goes as
+// given (another server may serve the frames) unless its checksum is left out. With one, the
+// file must be a plain name of a file there; a start without checksum gets the image's.
+// Returns a refusal reason (the operator gets fail and a route_refused event) or null.
+const char* Router::ota_start(std::uint32_t d, ByteView data, Bytes& filled, std::string& message) {
+  std::string name;
+  bool bare = false;
+  if (auto file = ai::get_ota_start_without_checksum(data)) {
+    name = std::move(*file);
+    bare = true;
+  } else if (auto start = ai::get_ota_start(data)) {
+    name = std::move(start->file);
+  } else {
+    message = start.error().message;
+    return "bad_body";
+  }
+  if (opt_.firmware_dir.empty()) {
+    if (!bare) return nullptr;
+    message = "no checksum given and the platform has no --firmware-dir to compute it from";
+    return "no_firmware";
+  }
+  ota::ImagePtr img = image(name, message, /*reload=*/true);
+  if (!img) return "no_firmware";
+  if (bare && !ai::put_ota_start(filled, ai::OtaStart{name, img->sum})) {
+    message = "file name not representable in GBK";
+    return "bad_body";
+  }
+  ota_active_[d] = now();
+  return nullptr;
+}
+
+// A device asks for a frame of the image: answered from memory, or fail (unknown file, frame
+// past the end, a size whose reply would not fit the 1,400-byte limit); status unsupported
+// when the platform serves no firmware.
+void Router::ota_frame(std::uint32_t d, const Source& src, const ai::FrameView& f) {
+  const Token tok = reg_.device(d).token;
+  if (opt_.firmware_dir.empty()) return reply(src, f, ai::status::unsupported, {}, tok);
+  auto req = ai::get_ota_frame_request(f.data);
+  std::string message;
+  ota::ImagePtr img;
+  Result<ota::Slice> slice = unexpected<Error>(Error{});
+  if (req && (img = image(req->file, message, /*reload=*/false)))
+    slice = ota::serve(*img, req->file, req->frame, req->size);
+  Bytes body;
+  if (slice) {
+    if (!ai::put_ota_frame_reply(body, ai::OtaFrameReply{req->file, req->frame, slice->count,
+                                                         Bytes(slice->bytes.begin(), slice->bytes.end())}) ||
+        ai::kMinFrame + 1 + tok.size() + body.size() > ai::kMaxFrame) {
+      body.clear();
+      message = "frame size " + std::to_string(req->size) + " does not fit the 1400-byte frame limit";
+      slice = unexpected<Error>(Error{});
+    }
+  } else if (message.empty()) {
+    message = req ? slice.error().message : req.error().message;
+  }
+  if (!slice) {
+    if (log_.session_events())
+      log_.session(EventLog::Line("ota_frame_refused")
+                       .add("device", ai::format_device(f.device))
+                       .add("message", message));
+    return reply(src, f, ai::status::fail, {}, tok);
+  }
+  auto active = ota_active_.find(d);
+  if (active != ota_active_.end()) active->second = now();
+  unbudgeted_ = src.udp && active != ota_active_.end();
+  reply(src, f, ai::status::ok, body, tok);
+  unbudgeted_ = false;
 }
 
 void Router::add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f) {
@@ -847,6 +944,13 @@ void Router::sweep() {
       ++it;
   }
   if (throttle_.empty() && throttle_.bucket_count() > 1024) throttle_ = {};  // give the memory back
+  const auto ota_idle = static_cast<std::uint32_t>(10 * 60 * 1000 / kTickMs);  // 10 min without a frame
+  for (auto it = ota_active_.begin(); it != ota_active_.end();) {
+    if (t - it->second > ota_idle)
+      it = ota_active_.erase(it);
+    else
+      ++it;
+  }
   flush_repeated();
 }
 

@@ -21,6 +21,7 @@
 #include "m2m/frame.hpp"
 #include "net/endpoint.hpp"
 #include "platform/events.hpp"
+#include "platform/ota.hpp"
 #include "platform/outbox.hpp"
 #include "platform/registry.hpp"
 
@@ -38,6 +39,9 @@ struct RouterOptions {
   std::uint32_t max_terminals_per_account = 1000;  // platform.add_terminal quota; 0: none
   CrcVariant crc = CrcVariant::modbus;
   bool quiet = false;
+  // Firmware the platform serves to devices (term.ota_frame) after an operator's
+  // term.ota_start; empty: the platform serves none (m2m-server(1), FIRMWARE UPDATES).
+  std::string firmware_dir;
 };
 
 struct Counters {
@@ -192,6 +196,10 @@ class Router {
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  // Firmware updates (ota.hpp): the operator's start checked and completed, frames served.
+  const char* ota_start(std::uint32_t d, ByteView data, Bytes& filled, std::string& message);
+  void ota_frame(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  ota::ImagePtr image(const std::string& name, std::string& message, bool reload);
   void forward_to_device(std::uint32_t a, const Source& src, const ai::FrameView& f);
   void route_reply(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void add_terminal(std::uint32_t a, const Source& src, const ai::FrameView& f);
@@ -219,6 +227,14 @@ class Router {
   // these, not every registered member (4 bytes per online device).
   std::vector<std::vector<std::uint32_t>> online_;
   std::unordered_map<std::uint64_t, Route> routes_;  // key: device index << 16 | platform seq
+  // Images by file name, loaded from firmware_dir at an operator's start (reloaded then, so
+  // a replaced file is served from the next start on) or at a device's first frame request.
+  std::unordered_map<std::string, ota::ImagePtr> images_;
+  // Devices updating through this platform (index -> tick of their last frame request): their
+  // frame replies over UDP are exempt from the reply budget, which a 1 KiB frame would
+  // exceed; the operator's start is what opens the exemption, not the device.
+  std::unordered_map<std::uint32_t, std::uint32_t> ota_active_;
+  bool unbudgeted_ = false;  // set while sending such a reply
   std::unordered_map<std::uint64_t, Throttle> throttle_;  // key: ip ^ hash(id)
   std::unordered_map<std::uint64_t, std::uint32_t> terminals_added_;  // per account id
   struct Repeats {

@@ -144,13 +144,13 @@ TEST_CASE("store: a writer waits for another connection's write lock instead of 
   CHECK(n == 0);  // the uncommitted row is not visible
   REQUIRE(tx.commit());
   auto v0 = a->db().data_version();
-  REQUIRE(b->put_device(DeviceRecord{2}, Store::Mode::insert));
+  REQUIRE(b->put_device(DeviceRecord{.id = 2, .description = {}}, Store::Mode::insert));
   auto v1 = a->db().data_version();
   REQUIRE(v0);
   REQUIRE(v1);
   CHECK(*v0 != *v1);  // a sees that another connection changed the file
   auto v2 = a->db().data_version();
   CHECK(*v1 == *v2);
-  REQUIRE(a->put_device(DeviceRecord{3}, Store::Mode::insert));
+  REQUIRE(a->put_device(DeviceRecord{.id = 3, .description = {}}, Store::Mode::insert));
   CHECK(*a->db().data_version() == *v2);  // its own writes do not count
 }
