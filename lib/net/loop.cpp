@@ -246,8 +246,8 @@ void Loop::accept_ready(int listener) {
         int victim = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (victim >= 0) ::close(victim);
         reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (victim < 0) return;  // the queue was empty (accept reports EMFILE before looking)
         h_.refused_file_limit(listener);
-        if (victim < 0) return;
         continue;
       }
       return;  // EAGAIN, or a transient error (ECONNABORTED…): wait for the next wake-up
