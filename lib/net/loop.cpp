@@ -276,7 +276,7 @@ void Loop::connect_done(int fd) {
     h_.connected(fd, nullptr);
     return;
   }
-  const Error e{error_kind(err), 0, "connect: " + std::string(std::strerror(err))};
+  const Error e{error_kind(err), 0, std::strerror(err)};  // the owner knows the peer, and names it
   close(fd);
   h_.connected(fd, &e);
 }

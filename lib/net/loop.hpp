@@ -71,7 +71,8 @@ class Loop {
     // with its spare descriptor and closed it, so the listen queue drains.
     virtual void refused_file_limit(int listener) { (void)listener; }
     // A connect() started by connect() completed (failure == nullptr) or failed (the
-    // connection is then closed, deferred, and released() follows).
+    // connection is then closed, deferred, and released() follows). The failure's message is
+    // the system's ("Connection refused"): the owner names the peer.
     virtual void connected(int fd, const Error* failure) { (void)fd, (void)failure; }
     // Bytes from a TCP connection; the view is valid during the call only.
     virtual void received(int fd, ByteView bytes) = 0;
