@@ -1,13 +1,17 @@
 // `gree-ctl bridge`: each Gree unit on the line as an AI-Cloud device. One lib/device Session
-// and one lib/net Connection per unit, one poll() loop over the connections; the serial line
-// is driven between polls (Link's bounded exchanges). What a unit means to the cloud — the
+// and one cloud connection per unit, all in one lib/net event loop (net::Loop: non-blocking
+// connects, bounded send queues); the serial line is driven from the loop's tick (Link's
+// bounded exchanges). What a unit means to the cloud — the
 // downlink commands, the payloads, fault events, config parameters — is lib/gree/bridge.
 //
 // Safety (issue 12): on the bus a unit is read by re-sending its last known code, and a `set`
 // goes on top of it; a unit with no known code is refused before anything is sent.
-#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <set>
 
@@ -19,6 +23,7 @@
 #include "device/session.hpp"
 #include "m2m/deframer.hpp"
 #include "m2m/term.hpp"
+#include "net/loop.hpp"
 #include "net/socket.hpp"
 
 namespace gree_ctl {
@@ -33,8 +38,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr milliseconds kConnectTimeout{5000};
-constexpr milliseconds kSendTimeout{2000};
+constexpr milliseconds kTick{20};  // the loop's tick: sessions and the serial line are driven there
 constexpr milliseconds kMaxBackoff{60000};
 constexpr std::size_t kMaxQueuedEvents = 32;
 
@@ -56,7 +60,12 @@ struct Unit final : dev::Sink {
   BridgeUnit spec;
   KnownState known;
   dev::Session session;
-  std::optional<m2m::net::Connection> conn;
+  m2m::net::Loop* loop = nullptr;
+  int fd = -1;                     // the cloud connection, connecting or up; -1: none
+  bool up = false;                 // connected
+  std::string peer;                // format_address of the address it goes to
+  std::vector<m2m::net::Address> addrs;  // of the server, tried in turn
+  std::size_t next_addr = 0;
   ai::Deframer deframer;
   std::vector<dev::Event> events;  // from session.poll(), handled after it returns
   std::optional<m2m::Error> send_error;
@@ -75,24 +84,42 @@ struct Unit final : dev::Sink {
   Unit(const BridgeUnit& u, const KnownState& k, const dev::SessionConfig& cfg, DeviceParams p)
       : spec(u), known(k), session(cfg, u.device, &spec.password), params(std::move(p)) {}
 
+  bool online() const { return fd >= 0 && up; }
+  // Closes the connection (the loop frees it at the end of the event).
+  void drop() {
+    if (fd >= 0) loop->close(fd);
+    fd = -1;
+    up = false;
+  }
+
   void send(const ai::FrameView& f) override {
-    if (send_error || !conn) return;
+    if (send_error || !online()) return;
     wire.clear();
     if (auto r = ai::encode(f, m2m::CrcVariant::modbus, wire); !r) {
       send_error = r.error();
       return;
     }
-    if (auto r = conn->send(wire, Clock::now() + kSendTimeout); !r) send_error = r.error();
+    if (const char* why = loop->send(fd, wire)) {
+      const bool slow = std::strcmp(why, "slow_reader") == 0;
+      send_error = m2m::Error{slow ? m2m::ErrorKind::timeout : m2m::ErrorKind::unavailable, 0,
+                              "send to " + peer + (slow ? ": the platform does not read (send queue full)" : ": failed")};
+    }
   }
   void event(const dev::Event& e) override { events.push_back(e); }
 
   std::string device() const { return ai::format_device(spec.device); }
 };
 
-class Bridge {
+m2m::net::Loop::Options loop_options() {
+  m2m::net::Loop::Options o;
+  o.tick = kTick;
+  return o;
+}
+
+class Bridge final : m2m::net::Loop::Handler {
  public:
   Bridge(const PortOptions& po, const BridgeOptions& bo, m2m::net::HostPort server)
-      : po_(po), bo_(bo), server_(std::move(server)), store_(store_for(po)) {
+      : po_(po), bo_(bo), server_(std::move(server)), store_(store_for(po)), loop_(*this, loop_options()) {
     cfg_.role = dev::Role::device;
     cfg_.heartbeat = milliseconds(30000);
     cfg_.max_attempts = 0;        // a device keeps trying to reach its platform
@@ -113,6 +140,7 @@ class Bridge {
       auto k = known_code(po_, store_, u->address);
       if (!k) return report(k.error());
       units_.push_back(std::make_unique<Unit>(*u, *k, cfg_, DeviceParams(m2m::kToolkitVersion, server_.host, server_.port, 30)));
+      units_.back()->loop = &loop_;
     }
     auto link = connect(po_);
     if (!link) return report(link.error());
@@ -121,50 +149,113 @@ class Bridge {
   }
 
   int run() {
-    const Time start = Clock::now();
+    start_ = Clock::now();
     for (auto& u : units_) {
-      u->session.start(start);
-      u->next_poll = start;
+      u->session.start(start_);
+      u->next_poll = start_;
     }
-    std::vector<std::uint8_t> rx(4096);
-    while (!m2m::cli::interrupted()) {
-      Time now = Clock::now();
-      if (bo_.run_for.count() > 0 && now - start >= bo_.run_for) return Exit::ok;
-      for (auto& u : units_)
-        if (now >= u->next_poll) poll_unit(*u, std::nullopt, true);
-      Time wake = now + milliseconds(500);
-      for (auto& u : units_) wake = std::min({wake, drive(*u), u->next_poll});
-      if (std::all_of(units_.begin(), units_.end(), [](auto& u) { return u->session.state() == dev::Session::State::failed; })) {
-        m2m::cli::error(kProg, "every unit's login was refused: check the device ids and passwords");
-        return Exit::refused;
-      }
-      // Wait for the connections (or the next due time).
-      std::vector<pollfd> fds;
-      std::vector<Unit*> owners;
-      for (auto& u : units_)
-        if (u->conn) {
-          fds.push_back({u->conn->fd(), POLLIN, 0});
-          owners.push_back(u.get());
-        }
-      now = Clock::now();
-      const auto wait_ms = std::clamp<long long>(std::chrono::duration_cast<milliseconds>(wake - now).count(), 0, 500);
-      if (::poll(fds.data(), fds.size(), static_cast<int>(wait_ms)) <= 0) continue;
-      for (std::size_t i = 0; i < fds.size(); ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        Unit& u = *owners[i];
-        if (!u.conn) continue;
-        auto n = u.conn->receive(rx, Clock::now());
-        if (!n) {
-          lost(u, n.error());
-          continue;
-        }
-        u.deframer.feed(m2m::ByteView(rx.data(), *n));
-        ai::DeframeEvent ev;
-        while (u.conn && u.deframer.next(ev))
-          if (ev.ok) on_frame(u, ev.frame);
-      }
+    if (auto r = loop_.open(); !r) return report(Failure{Exit::failure, r.error().message, "io"});
+    tick();  // the first round at once
+    if (!stop_.requested() && loop_.run(stop_) != 0) return Exit::failure;
+    return result_;
+  }
+
+ private:
+  // ---- the loop's calls ------------------------------------------------------------------
+  void finish(int rc) {
+    result_ = rc;
+    stop_.request();
+  }
+
+  // SIGINT/SIGTERM, --run-for, the serial side's polls and the sessions' timers.
+  void tick() override {
+    if (m2m::cli::interrupted()) return finish(Exit::interrupted_exit);
+    const Time now = Clock::now();
+    if (bo_.run_for.count() > 0 && now - start_ >= bo_.run_for) return finish(Exit::ok);
+    for (auto& u : units_)
+      if (now >= u->next_poll) poll_unit(*u, std::nullopt, true);
+    for (auto& u : units_) drive(*u);
+    if (std::all_of(units_.begin(), units_.end(), [](auto& u) { return u->session.state() == dev::Session::State::failed; })) {
+      m2m::cli::error(kProg, "every unit's login was refused: check the device ids and passwords");
+      finish(Exit::refused);
     }
-    return Exit::interrupted_exit;
+  }
+
+  Unit* unit_of(int fd) {
+    for (auto& u : units_)
+      if (u->fd == fd) return u.get();
+    return nullptr;
+  }
+
+  const char* accepted(int, int, const m2m::net::Address&) override { return "not listening"; }
+
+  void connected(int fd, const m2m::Error* failure) override {
+    Unit* u = unit_of(fd);
+    if (!u) return;
+    if (!failure) {
+      u->up = true;
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // frames are small and interactive
+      u->session.connected(Clock::now());
+    } else {
+      u->fd = -1;  // the loop closes it
+      m2m::Error e{failure->kind, 0, "connect " + u->peer + ": " + failure->message};
+      if (!connect_next(*u, e)) connect_failed(*u, e);
+    }
+    drive(*u);
+  }
+
+  void received(int fd, m2m::ByteView bytes) override {
+    Unit* u = unit_of(fd);
+    if (!u || !u->online()) return;
+    u->deframer.feed(bytes);
+    ai::DeframeEvent ev;
+    while (u->fd == fd && u->deframer.next(ev))
+      if (ev.ok) on_frame(*u, ev.frame);
+    drive(*u);
+  }
+
+  void ended(int fd, const char* reason) override {
+    Unit* u = unit_of(fd);
+    if (!u) return;
+    if (std::strcmp(reason, "closed") == 0)
+      lost(*u, m2m::Error{m2m::ErrorKind::closed, 0, "connection closed by " + u->peer});
+    else
+      lost(*u, m2m::Error{m2m::ErrorKind::unavailable, 0, "receive from " + u->peer + ": connection " + reason});
+    drive(*u);
+  }
+
+  // Starts a connect to the server's next address; false when none is left (then `last` is
+  // why the last one failed, or the resolver's error).
+  bool connect_next(Unit& u, m2m::Error& last) {
+    while (u.next_addr < u.addrs.size()) {
+      const m2m::net::Address& a = u.addrs[u.next_addr++];
+      u.peer = m2m::net::format_address(a);
+      auto fd = loop_.connect(a);
+      if (fd) {
+        u.fd = *fd;
+        return true;
+      }
+      last = std::move(fd).error();
+    }
+    return false;
+  }
+
+  void connect_failed(Unit& u, const m2m::Error& e) {
+    log(Json{{"event", "connect_failed"}, {"unit", u.spec.address}, {"device", u.device()}, {"message", e.message}});
+    u.session.connection_lost(Clock::now(), e.kind);
+  }
+
+  // The session asks for a connection: resolve (as each new attempt did) and connect.
+  void start_connect(Unit& u) {
+    u.drop();
+    u.deframer = ai::Deframer();
+    auto addrs = m2m::net::resolve(server_, false);
+    if (!addrs) return connect_failed(u, addrs.error());
+    u.addrs = std::move(*addrs);
+    u.next_addr = 0;
+    m2m::Error last{m2m::ErrorKind::unavailable, 0, "connect " + format_host_port(server_) + ": no address"};
+    if (!connect_next(u, last)) connect_failed(u, last);
   }
 
  private:
@@ -182,19 +273,10 @@ class Bridge {
       bool again = false;
       for (const dev::Event& e : std::vector<dev::Event>(u.events)) {
         switch (e.kind) {
-          case dev::EventKind::connect: {
-            u.conn.emplace(&m2m::cli::interrupted);
-            u.deframer = ai::Deframer();
-            if (auto ok = u.conn->open(server_, false, Clock::now() + kConnectTimeout); !ok) {
-              log(Json{{"event", "connect_failed"}, {"unit", u.spec.address}, {"device", u.device()}, {"message", ok.error().message}});
-              u.conn.reset();
-              u.session.connection_lost(Clock::now(), ok.error().kind);
-            } else {
-              u.session.connected(Clock::now());
-            }
-            again = true;
+          case dev::EventKind::connect:
+            start_connect(u);  // the outcome comes to connected(), or failed at once
+            again = u.fd < 0;
             break;
-          }
           default:
             session_event(u, e);
             break;
@@ -217,11 +299,11 @@ class Bridge {
         if (e.at == dev::kNever)
           m2m::cli::error(kProg, "login of " + u.device() + " (unit " + std::to_string(u.spec.address) + ") at " +
                                      format_host_port(server_) + " refused; that unit stays offline");
-        u.conn.reset();
+        u.drop();
         break;
       case dev::EventKind::link_lost:
         log(Json{{"event", "link_lost"}, {"unit", u.spec.address}, {"device", u.device()}});
-        u.conn.reset();
+        u.drop();
         break;
       case dev::EventKind::request_timeout:
         log(Json{{"event", "no_reply"}, {"unit", u.spec.address}, {"device", u.device()}, {"seq", e.seq}});
@@ -232,12 +314,12 @@ class Bridge {
 
   void lost(Unit& u, const m2m::Error& why) {
     log(Json{{"event", "disconnected"}, {"unit", u.spec.address}, {"device", u.device()}, {"message", why.message}});
-    u.conn.reset();
+    u.drop();
     u.session.connection_lost(Clock::now(), why.kind);
   }
 
   void transmit(Unit& u, ai::Frame& f, bool request) {
-    if (!u.conn) return;
+    if (!u.online()) return;
     f.device = u.spec.device;
     ai::FrameView v = f.view();
     u.session.stamp(v);
@@ -260,7 +342,7 @@ class Bridge {
 
   // Sends what waited for the session: events, then the state when due.
   void flush(Unit& u) {
-    while (!u.pending.empty() && u.conn) {
+    while (!u.pending.empty() && u.online()) {
       m2m::Bytes data;
       if (ai::put_event(data, ai::Event{ai::event_code::working, u.pending.front()})) {
         ai::Frame f{ai::cls::term, 0xF0, u.session.next_seq(), 0, ai::status::request, u.spec.device, {}, std::move(data)};
@@ -270,7 +352,7 @@ class Bridge {
       u.pending.pop_front();
     }
     const Time now = Clock::now();
-    if (u.last && u.conn && (u.uplink_due || now - u.last_uplink >= bo_.interval)) {
+    if (u.last && u.online() && (u.uplink_due || now - u.last_uplink >= bo_.interval)) {
       uplink(u, state_payload(*u.last, po_.link.checksum));
       u.last_uplinked = u.last;
       u.last_uplink = now;
@@ -348,7 +430,7 @@ class Bridge {
   void reboot(Unit& u, const ai::FrameView& f) {
     reply(u, f, ai::status::ok);
     log(Json{{"event", "reboot"}, {"unit", u.spec.address}, {"device", u.device()}});
-    u.conn.reset();
+    u.drop();
     link_.reset();  // re-opened by the next poll
     port_failures_ = 0;
     u.session = dev::Session(cfg_, u.spec.device, &u.spec.password);
@@ -443,6 +525,10 @@ class Bridge {
   std::optional<Link> link_;
   Time port_retry_at_{};
   int port_failures_ = 0;
+  m2m::net::Loop loop_;
+  m2m::net::Stop stop_;
+  Time start_{};
+  int result_ = Exit::interrupted_exit;
 };
 
 }  // namespace

@@ -85,18 +85,6 @@ Failure open_failure(const std::string& path, int err) {
 
 bool baud_supported(int baud) { return speed_of(baud) != B0; }
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Outcome<void> configure_line(int fd, const std::string& path, const LineSettings& line) {
   termios t{};
   if (::tcgetattr(fd, &t) != 0) return m2m::unexpected<Failure>(open_failure(path, errno));

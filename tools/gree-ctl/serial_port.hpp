@@ -10,6 +10,7 @@
 #include "core/bytes.hpp"
 #include "failure.hpp"
 #include "gree/line.hpp"
+#include "net/socket.hpp"
 
 namespace gree_ctl {
 
@@ -18,23 +19,8 @@ using m2m::gree::parse_frame_format;
 using m2m::gree::parse_parity;
 bool baud_supported(int baud);
 
-// Owns a file descriptor; closes it (releasing the flock) on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  int release() { int f = fd_; fd_ = -1; return f; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+// The toolkit's one owned-descriptor type (closing it releases the flock).
+using Fd = m2m::net::Fd;
 
 class SerialPort {
  public:
