@@ -190,4 +190,30 @@ sockaddr_in to_sockaddr(const Endpoint& e) {
 
 Endpoint from_sockaddr(const sockaddr_in& a) { return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)}; }
 
+bool to_endpoint(const Address& a, Endpoint& out) {
+  if (a.family() == AF_INET) {
+    out = from_sockaddr(*reinterpret_cast<const sockaddr_in*>(a.sockaddr_ptr()));
+    return true;
+  }
+  if (a.family() != AF_INET6) return false;
+  const auto& v6 = *reinterpret_cast<const sockaddr_in6*>(a.sockaddr_ptr());
+  if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) return false;
+  std::uint32_t ip;
+  std::memcpy(&ip, v6.sin6_addr.s6_addr + 12, 4);
+  out = {ntohl(ip), ntohs(v6.sin6_port)};
+  return true;
+}
+
+Address to_address(const Endpoint& e, int family) {
+  if (family != AF_INET6) return Address::ipv4(e.ip, e.port);
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(e.port);
+  v6.sin6_addr.s6_addr[10] = 0xFF;
+  v6.sin6_addr.s6_addr[11] = 0xFF;
+  const std::uint32_t ip = htonl(e.ip);
+  std::memcpy(v6.sin6_addr.s6_addr + 12, &ip, 4);
+  return Address::from(reinterpret_cast<const sockaddr*>(&v6), sizeof v6);
+}
+
 }  // namespace m2m::net

@@ -87,4 +87,11 @@ std::string format_ip(std::uint32_t ip);
 sockaddr_in to_sockaddr(const Endpoint& e);
 Endpoint from_sockaddr(const sockaddr_in& a);
 
+// The IPv4 endpoint of an IPv4 address or of an IPv4-mapped IPv6 one (::ffff:a.b.c.d, what a
+// dual-stack socket reports for an IPv4 peer); false for any other address.
+bool to_endpoint(const Address& a, Endpoint& out);
+// `e` as an address of `family`: AF_INET, or AF_INET6 as ::ffff:a.b.c.d (to reach an IPv4
+// peer from a dual-stack socket).
+Address to_address(const Endpoint& e, int family = AF_INET);
+
 }  // namespace m2m::net

@@ -23,28 +23,44 @@ unexpected<Error> sys_error(const std::string& what) {
   return fail(ErrorKind::io, what + ": " + std::strerror(errno));
 }
 
-Result<Fd> bound_socket(int type, const Endpoint& at, bool reuseport) {
-  Fd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_error("socket");
-  int one = 1;
+Result<Fd> bound_socket(int type, const Address& at, bool reuseport) {
+  const char* what = type == SOCK_STREAM ? "tcp" : "udp";
+  if (at.empty()) return fail(ErrorKind::bad_value, std::string(what) + " bind: no address");
+  Fd fd(::socket(at.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return sys_error(std::string(what) + " socket " + format_address(at));
+  int one = 1, zero = 0;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // An IPv6 wildcard serves IPv4 peers too (as ::ffff:a.b.c.d), whatever the sysctl says.
+  if (at.family() == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   if (reuseport && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return sys_error("SO_REUSEPORT");
-  sockaddr_in a = to_sockaddr(at);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    return sys_error(std::string(type == SOCK_STREAM ? "tcp" : "udp") + " bind " + format_endpoint(at));
+  if (::bind(fd.get(), at.sockaddr_ptr(), at.length()) != 0)
+    return sys_error(std::string(what) + " bind " + format_address(at));
   return fd;
 }
 }  // namespace
 
-Result<Fd> listen_tcp(const Endpoint& at, bool reuseport, int backlog) {
+Result<Fd> listen_tcp(const Address& at, bool reuseport, int backlog) {
   auto fd = bound_socket(SOCK_STREAM, at, reuseport);
   if (!fd) return fd;
-  if (::listen(fd->get(), backlog) != 0) return sys_error("listen " + format_endpoint(at));
+  if (::listen(fd->get(), backlog) != 0) return sys_error("listen " + format_address(at));
   return fd;
 }
 
-Result<Fd> bind_udp(const Endpoint& at, bool reuseport) { return bound_socket(SOCK_DGRAM, at, reuseport); }
+Result<Fd> bind_udp(const Address& at, bool reuseport) { return bound_socket(SOCK_DGRAM, at, reuseport); }
+
+Result<Address> local_address(int fd) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return sys_error("getsockname");
+  return Address::from(reinterpret_cast<const sockaddr*>(&a), len);
+}
+
+Result<Fd> listen_tcp(const Endpoint& at, bool reuseport, int backlog) {
+  return listen_tcp(Address::ipv4(at.ip, at.port), reuseport, backlog);
+}
+
+Result<Fd> bind_udp(const Endpoint& at, bool reuseport) { return bind_udp(Address::ipv4(at.ip, at.port), reuseport); }
 
 Result<Endpoint> local_endpoint(int fd) {
   sockaddr_in a{};

@@ -27,12 +27,21 @@ class Fd {
   int get() const { return fd_; }
   explicit operator bool() const { return fd_ >= 0; }
   void reset(int fd = -1);
+  int release() { return std::exchange(fd_, -1); }  // the caller owns it now
 
  private:
   int fd_ = -1;
 };
 
-// Bound, listening, non-blocking TCP socket (SO_REUSEADDR; SO_REUSEPORT when asked).
+// Bound, listening, non-blocking TCP socket (SO_REUSEADDR; SO_REUSEPORT when asked). An IPv6
+// address is dual-stack (IPV6_V6ONLY off): [::] also takes IPv4 peers, as ::ffff:a.b.c.d.
+Result<Fd> listen_tcp(const Address& at, bool reuseport, int backlog = 4096);
+// Bound non-blocking UDP socket (IPv6: dual-stack as above).
+Result<Fd> bind_udp(const Address& at, bool reuseport);
+// The local address a socket is bound to (to learn the port the kernel chose for port 0).
+Result<Address> local_address(int fd);
+
+// The same for the IPv4-only Endpoint (tests and older callers).
 Result<Fd> listen_tcp(const Endpoint& at, bool reuseport, int backlog = 4096);
 // Bound non-blocking UDP socket.
 Result<Fd> bind_udp(const Endpoint& at, bool reuseport);

@@ -1,9 +1,6 @@
 #include "platform/server.hpp"
 
-#include <fcntl.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,8 +12,34 @@
 namespace m2m::platform {
 
 namespace {
-constexpr std::size_t kReadBuffer = 64 * 1024;
 constexpr int kReservedFds = 16;  // stdio, epoll, listeners, the registry file and its journal, slack
+
+// The router's 32-bit view of a peer (server.hpp, "Addresses"): IPv4 itself, a native IPv6
+// peer a key in 240.0.0.0/4 from its /64 prefix (FNV-1a).
+net::Endpoint router_endpoint(const net::Address& a) {
+  net::Endpoint e;
+  if (net::to_endpoint(a, e)) return e;
+  if (a.family() != AF_INET6) return e;
+  const auto& v6 = *reinterpret_cast<const sockaddr_in6*>(a.sockaddr_ptr());
+  std::uint32_t h = 2166136261u;
+  for (int i = 0; i < 8; ++i) h = (h ^ v6.sin6_addr.s6_addr[i]) * 16777619u;
+  return {0xF0000000u | (h & 0x0FFFFFFFu), a.port()};
+}
+
+// How events write an address: IPv4-mapped peers of a dual-stack socket as plain IPv4.
+std::string peer_text(const net::Address& a) {
+  net::Endpoint e;
+  return net::to_endpoint(a, e) ? net::format_endpoint(e) : net::format_address(a);
+}
+
+net::Loop::Options loop_options(const ServerOptions& o) {
+  net::Loop::Options lo;
+  lo.max_send_queue = o.max_send_queue;
+  // The tick drives the session sweep (every 100 ms to 1 s) and the stats line.
+  if (o.stats_interval.count() > 0 && o.stats_interval < lo.tick)
+    lo.tick = std::max(o.stats_interval, std::chrono::milliseconds(kTickMs));
+  return lo;
+}
 }  // namespace
 
 Server::Server(Registry& registry, ServerOptions options)
@@ -24,10 +47,10 @@ Server::Server(Registry& registry, ServerOptions options)
       log_(options.quiet),
       terminals_(make_terminals(*this)),
       router_(registry, terminals_.get(), opt_, *this, *this, log_),
+      loop_(*this, loop_options(opt_)),
       scratch_(options.crc),
       reg_(registry) {
   start_ = std::chrono::steady_clock::now();
-  rx_.resize(kReadBuffer);
 }
 
 Server::~Server() = default;
@@ -43,33 +66,23 @@ Result<void> Server::open() {
   capacity_ = lim.soft > kReservedFds ? lim.soft - kReservedFds : 0;
   if (opt_.max_tcp_sessions && opt_.max_tcp_sessions < capacity_) capacity_ = opt_.max_tcp_sessions;
 
-  epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_) return fail(ErrorKind::io, std::string("epoll_create1: ") + std::strerror(errno));
-  auto tcp = net::listen_tcp(opt_.listen, opt_.reuseport);
+  if (auto r = loop_.open(); !r) return r;
+  auto tcp = loop_.listen_tcp(opt_.listen, opt_.reuseport);
   if (!tcp) return unexpected(tcp.error());
-  tcp_ = std::move(*tcp);
-  auto local = net::local_endpoint(tcp_.get());
+  auto local = net::local_address(*tcp);
   if (!local) return unexpected(local.error());
   bound_ = *local;
   // The UDP socket shares the TCP port (also when the kernel chose it for port 0).
-  auto udp = net::bind_udp(bound_, opt_.reuseport);
+  auto udp = loop_.open_udp(bound_, opt_.reuseport);
   if (!udp) return unexpected(udp.error());
-  udp_ = std::move(*udp);
-  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  for (int fd : {tcp_.get(), udp_.get()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      return fail(ErrorKind::io, std::string("epoll_ctl: ") + std::strerror(errno));
-  }
+  udp_ = *udp;
   return {};
 }
 
-int Server::run(const std::atomic<bool>& stop) {
+int Server::run(const net::Stop& stop) {
   {
     EventLog::Line l("listening");
-    l.add("tcp", net::format_endpoint(bound_)).add("udp", net::format_endpoint(bound_));
+    l.add("tcp", peer_text(bound_)).add("udp", peer_text(bound_));
     l.add("devices", reg_.devices().size()).add("accounts", reg_.accounts().size());
     l.add("file_limit", file_limit_).add("max_tcp_sessions", capacity_).add("max_udp_devices", "unlimited");
     l.add("heartbeat_timeout_ms", static_cast<std::uint64_t>(router_.timeout_ticks()) * kTickMs);
@@ -78,64 +91,40 @@ int Server::run(const std::atomic<bool>& stop) {
       std::fprintf(stderr,
                    "m2m-server: listening on %s (tcp+udp), %zu devices, %zu accounts; the file limit of %lu allows "
                    "%llu TCP sessions; UDP devices need no descriptor\n",
-                   net::format_endpoint(bound_).c_str(), reg_.devices().size(), reg_.accounts().size(), file_limit_,
+                   peer_text(bound_).c_str(), reg_.devices().size(), reg_.accounts().size(), file_limit_,
                    static_cast<unsigned long long>(capacity_));
   }
-  const std::uint32_t sweep_ticks =
-      std::clamp<std::uint32_t>(router_.timeout_ticks() / 4, 100 / kTickMs, 1000 / kTickMs);
-  const std::uint32_t stats_ticks = static_cast<std::uint32_t>(opt_.stats_interval.count() / kTickMs);
-  std::uint32_t next_sweep = now_tick() + sweep_ticks;
-  std::uint32_t next_stats = stats_ticks ? now_tick() + stats_ticks : 0;
-  std::vector<epoll_event> events(256);
+  sweep_ticks_ = std::clamp<std::uint32_t>(router_.timeout_ticks() / 4, 100 / kTickMs, 1000 / kTickMs);
+  stats_ticks_ = static_cast<std::uint32_t>(opt_.stats_interval.count() / kTickMs);
+  next_sweep_ = now_tick() + sweep_ticks_;
+  next_stats_ = stats_ticks_ ? now_tick() + stats_ticks_ : 0;
 
-  while (!stop.load()) {
-    std::uint32_t now = now_tick();
-    std::uint32_t wake = next_sweep;
-    if (next_stats && next_stats < wake) wake = next_stats;
-    int wait_ms = wake > now ? static_cast<int>((wake - now) * kTickMs) : 0;
-    int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), wait_ms);
-    if (n < 0 && errno != EINTR) {
-      std::fprintf(stderr, "m2m-server: error: epoll_wait: %s\n", std::strerror(errno));
-      return 1;
-    }
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[static_cast<std::size_t>(i)].data.fd;
-      const std::uint32_t what = events[static_cast<std::size_t>(i)].events;
-      if (fd == tcp_.get()) {
-        accept_ready();
-      } else if (fd == udp_.get()) {
-        udp_ready();
-      } else if (live_ && fd == registry_fd()) {
-        registry_ready();
-      } else {
-        if (what & EPOLLOUT) conn_writable(fd);
-        if (what & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(fd);
-        release_closed();
-      }
-    }
-    now = now_tick();
-    if (now >= next_sweep) {
-      router_.sweep();
-      release_closed();
-      capacity_event(nullptr, {});
-      next_sweep = now + sweep_ticks;
-    }
-    if (next_stats && now >= next_stats) {
-      write_stats();
-      next_stats = now + stats_ticks;
-    }
-  }
+  const int rc = loop_.run(stop);
+  if (rc != 0) std::fprintf(stderr, "m2m-server: the event loop failed (above)\n");
 
   router_.shutdown();
-  release_closed();
+  loop_.release_closed();
   write_stats();
   log_.write(EventLog::Line("shutdown"));
-  return 0;
+  return rc;
+}
+
+void Server::tick() {
+  const std::uint32_t now = now_tick();
+  if (now >= next_sweep_) {
+    router_.sweep();
+    capacity_event(nullptr, {});
+    next_sweep_ = now + sweep_ticks_;
+  }
+  if (next_stats_ && now >= next_stats_) {
+    write_stats();
+    next_stats_ = now + stats_ticks_;
+  }
 }
 
 // At the file limit or a cap, refused connections are summarised: one event per second with
 // the count, not one event per refusal (a flood must not become a flood of log lines).
-void Server::capacity_event(const char* reason, const net::Endpoint& from) {
+void Server::capacity_event(const char* reason, const net::Address& from) {
   const std::uint32_t second = now_tick() / (1000 / kTickMs);
   if (reason) {
     ++router_.counters().drops;
@@ -147,8 +136,8 @@ void Server::capacity_event(const char* reason, const net::Endpoint& from) {
   capacity_second_ = second;
   EventLog::Line l("capacity");
   l.add("reason", capacity_reason_);
-  if (capacity_peer_.ip) l.add("peer", net::format_endpoint(capacity_peer_));  // the last one refused
-  l.add("refused", capacity_refused_).add("open", open_conns_);
+  if (!capacity_peer_.empty()) l.add("peer", peer_text(capacity_peer_));  // the last one refused
+  l.add("refused", capacity_refused_).add("open", loop_.connections());
   log_.session(l);
   capacity_refused_ = 0;
 }
@@ -161,60 +150,31 @@ bool Server::over_ip_cap(std::uint32_t ip) {
   return false;
 }
 
-void Server::accept_ready() {
-  for (int i = 0; i < 256; ++i) {
-    sockaddr_in a{};
-    socklen_t len = sizeof a;
-    int fd = accept4(tcp_.get(), reinterpret_cast<sockaddr*>(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        // Out of descriptors: take the connection with the reserve one and close it at once,
-        // so the listen queue drains instead of waking us again and again.
-        reserve_.reset();
-        int victim = accept4(tcp_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-        if (victim >= 0) ::close(victim);
-        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        capacity_event("file limit reached", {});
-        continue;
-      }
-      return;  // EAGAIN, or a transient error (ECONNABORTED…): wait for the next wake-up
-    }
-    net::Endpoint from = net::from_sockaddr(a);
-    if (open_conns_ >= capacity_) {
-      ::close(fd);
-      capacity_event("max_tcp_sessions", from);
-      continue;
-    }
-    if (over_ip_cap(from.ip)) {
-      ::close(fd);
-      capacity_event("max_conns_per_ip", from);
-      continue;
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      if (opt_.max_conns_per_ip && --per_ip_[from.ip] == 0) per_ip_.erase(from.ip);
-      ::close(fd);
-      continue;
-    }
-    if (static_cast<std::size_t>(fd) >= conns_.size()) conns_.resize(static_cast<std::size_t>(fd) + 1024);
-    router_.opened(fd, from);
-    ++open_conns_;
+// ---- the loop's calls ---------------------------------------------------------------------
+
+const char* Server::accepted(int fd, int, const net::Address& from) {
+  const char* refused = nullptr;
+  const net::Endpoint key = router_endpoint(from);
+  if (loop_.connections() > capacity_)  // the loop counts this one already
+    refused = "max_tcp_sessions";
+  else if (over_ip_cap(key.ip))
+    refused = "max_conns_per_ip";
+  if (refused) {
+    capacity_event(refused, from);
+    return refused;
   }
+  if (static_cast<std::size_t>(fd) >= partial_.size()) partial_.resize(static_cast<std::size_t>(fd) + 1024);
+  router_.opened(fd, key);
+  return nullptr;
 }
 
-void Server::conn_readable(int fd) {
+void Server::refused_file_limit(int) { capacity_event("file limit reached", {}); }
+
+void Server::received(int fd, ByteView bytes) {
   if (!router_.handles(fd)) return;
-  ssize_t n = ::recv(fd, rx_.data(), rx_.size(), 0);
-  if (n == 0) return router_.close(fd, "closed");
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    return router_.close(fd, "error");
-  }
-  Conn& c = conns_[static_cast<std::size_t>(fd)];
-  ai::Deframer& d = c.partial ? *c.partial : scratch_;
-  d.feed(ByteView(rx_.data(), static_cast<std::size_t>(n)));
+  std::unique_ptr<ai::Deframer>& own = partial_[static_cast<std::size_t>(fd)];
+  ai::Deframer& d = own ? *own : scratch_;
+  d.feed(bytes);
   const Router::Session& s = *router_.session(fd);
   const Source src{false, fd, {s.ip, s.port}};
   ai::DeframeEvent ev;
@@ -230,106 +190,66 @@ void Server::conn_readable(int fd) {
     if (!router_.handles(fd)) {
       scratch_ = ai::Deframer(opt_.crc);
     } else if (!scratch_.idle()) {  // a frame continues in the next read: this connection keeps it
-      c.partial = std::make_unique<ai::Deframer>(std::move(scratch_));
+      own = std::make_unique<ai::Deframer>(std::move(scratch_));
       scratch_ = ai::Deframer(opt_.crc);
     }
-  } else if (router_.handles(fd) && c.partial->idle()) {
-    c.partial.reset();
+  } else if (router_.handles(fd) && own->idle()) {
+    own.reset();
   }
 }
 
-void Server::conn_writable(int fd) {
-  if (!router_.handles(fd)) return;
-  Conn& c = conns_[static_cast<std::size_t>(fd)];
-  if (!c.out) return;
-  Bytes& q = *c.out;
-  ssize_t n = ::send(fd, q.data(), q.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    return router_.close(fd, "error");
+void Server::ended(int fd, const char* reason) { router_.close(fd, reason); }
+
+void Server::released(int fd) {
+  partial_[static_cast<std::size_t>(fd)].reset();
+  if (opt_.max_conns_per_ip) {
+    const std::uint32_t ip = router_.session(fd)->ip;
+    if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
   }
-  q.erase(q.begin(), q.begin() + n);
-  if (q.empty()) {
-    c.out.reset();
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+  router_.released(fd);
+}
+
+void Server::datagram(int, const net::Address& from, ByteView bytes) {
+  net::Endpoint ep;
+  if (!net::to_endpoint(from, ep)) {  // native IPv6: UDP device records are IPv4 (server.hpp)
+    ++router_.counters().drops;
+    return;
+  }
+  const Source src{true, -1, ep};
+  scratch_.feed(bytes);
+  router_.begin_datagram();
+  ai::DeframeEvent ev;
+  while (scratch_.next(ev)) {
+    if (!ev.ok)
+      router_.bad_frame(src, ev.error);
+    else
+      router_.frame(src, ev.frame);
+  }
+  if (!scratch_.idle()) {  // a datagram is complete in itself: a partial frame is lost
+    ++router_.counters().drops;
+    scratch_ = ai::Deframer(opt_.crc);
   }
 }
 
-const char* Server::send_tcp(int fd, ByteView bytes) {
-  Conn& c = conns_[static_cast<std::size_t>(fd)];
-  std::size_t sent = 0;
-  if (!c.out) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return "error";
-    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == bytes.size()) return nullptr;
-    c.out = std::make_unique<Bytes>();
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT;
-    ev.data.fd = fd;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
-  }
-  if (c.out->size() + (bytes.size() - sent) > opt_.max_send_queue) return "slow_reader";
-  c.out->insert(c.out->end(), bytes.begin() + static_cast<std::ptrdiff_t>(sent), bytes.end());
-  return nullptr;
+void Server::ready(int fd, std::uint32_t) {
+  if (live_ && fd == live_->fd()) live_->ready();  // revoked sessions close during this event
 }
+
+// ---- Outbox -------------------------------------------------------------------------------
+
+const char* Server::send_tcp(int fd, ByteView bytes) { return loop_.send(fd, bytes); }
 
 bool Server::send_udp(const net::Endpoint& to, ByteView bytes) {
-  sockaddr_in a = net::to_sockaddr(to);
-  return ::sendto(udp_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&a), sizeof a) >= 0;
+  return loop_.send_to(udp_, net::to_address(to, bound_.family()), bytes);
 }
 
-void Server::close(int fd) { closing_.push_back(fd); }
-
-void Server::release_closed() {
-  for (int fd : closing_) {
-    Conn& c = conns_[static_cast<std::size_t>(fd)];
-    c.partial.reset();
-    c.out.reset();
-    if (opt_.max_conns_per_ip) {
-      const std::uint32_t ip = router_.session(fd)->ip;
-      if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-    }
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    ::close(fd);
-    --open_conns_;
-    router_.released(fd);
-  }
-  closing_.clear();
-}
-
-void Server::udp_ready() {
-  for (int i = 0; i < 256; ++i) {
-    sockaddr_in a{};
-    socklen_t len = sizeof a;
-    ssize_t n = ::recvfrom(udp_.get(), rx_.data(), rx_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&a), &len);
-    if (n < 0) break;
-    const Source src{true, -1, net::from_sockaddr(a)};
-    scratch_.feed(ByteView(rx_.data(), static_cast<std::size_t>(n)));
-    router_.begin_datagram();
-    ai::DeframeEvent ev;
-    while (scratch_.next(ev)) {
-      if (!ev.ok)
-        router_.bad_frame(src, ev.error);
-      else
-        router_.frame(src, ev.frame);
-    }
-    if (!scratch_.idle()) {  // a datagram is complete in itself: a partial frame is lost
-      ++router_.counters().drops;
-      scratch_ = ai::Deframer(opt_.crc);
-    }
-    release_closed();  // a datagram's frames may have closed TCP sessions (replaced, slow_reader)
-  }
-}
+void Server::close(int fd) { loop_.close(fd); }
 
 void Server::write_stats() {
   const Counters& c = router_.counters();
   EventLog::Line l("stats");
   l.add("online_tcp", c.online_tcp).add("online_udp", c.online_udp).add("clients", c.clients);
-  l.add("connections", open_conns_).add("logins", c.logins).add("login_rejected", c.login_rejected);
+  l.add("connections", loop_.connections()).add("logins", c.logins).add("login_rejected", c.login_rejected);
   l.add("frames_in", c.frames_in).add("frames_out", c.frames_out).add("relays", c.relays);
   l.add("uplinks", c.uplinks).add("routed", c.routed).add("drops", c.drops);
   l.add("bad_frames", c.bad_frames).add("token_mismatch", c.token_mismatch);

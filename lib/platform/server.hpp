@@ -1,20 +1,31 @@
-// The AI-Cloud platform's event loop: one single-threaded epoll loop serving devices and
-// platform clients on one TCP port and one UDP port (m2m-protocol(7)). The protocol logic is
-// the Router (router.hpp); this file owns sockets, buffers and time, and is the router's
-// Outbox and Clock.
+// The AI-Cloud platform on lib/net's event loop (net/loop.hpp): one single-threaded loop
+// serving devices and platform clients on one TCP port and one UDP port (m2m-protocol(7)).
+// The protocol logic is the Router (router.hpp); the loop owns sockets, send queues and time;
+// this file is the glue: it deframes what the loop reads, is the router's Outbox and Clock,
+// and keeps the policies (session limits, per-address caps, capacity events, stats, the
+// registry file it follows).
 //
 // Memory design (the target is < 0.5 KiB per idle TCP device, < 256 B per UDP device):
-//  * flat tables indexed by fd: the router's 16-byte Session and the loop's 16-byte Conn;
+//  * flat tables indexed by fd: the router's 16-byte Session, the loop's 9-byte slot (send
+//    queue pointer, state) and this file's 8-byte partial-frame deframer pointer;
 //  * a device's hot state lives in the registry's fixed record (registry.hpp);
-//  * one shared read buffer and one shared deframer; a connection gets a deframer of its own
-//    only while a frame is split across reads, and a send queue only while the kernel's send
-//    buffer is full (bounded: over --max-send-queue the session is closed, reason slow_reader);
-//  * no per-connection timers: one sweep every tick closes sessions whose last frame is older
-//    than the heartbeat timeout.
-// Closes are deferred to the end of the event (outbox.hpp).
+//  * one shared read buffer (the loop's) and one shared deframer; a connection gets a
+//    deframer of its own only while a frame is split across reads, and a send queue only
+//    while the kernel's send buffer is full (bounded: over --max-send-queue the session is
+//    closed, reason slow_reader);
+//  * no per-connection timers: the loop's tick sweeps sessions whose last frame is older than
+//    the heartbeat timeout.
+// Closes are deferred to the end of the event (outbox.hpp, net/loop.hpp).
+//
+// Addresses: the server listens on one net::Address, IPv4 or IPv6 (an IPv6 address is
+// dual-stack: [::] also serves IPv4 peers). The router keeps a peer's address in 32 bits
+// (router.hpp, Session): IPv4 peers (also IPv4-mapped ones) are themselves; a native IPv6
+// peer is known to the router by a key in 240.0.0.0/4 (reserved, never a real peer) made from
+// its /64 prefix, so login throttling and --max-conns-per-ip apply per /64, and the router's
+// events show that key as the peer. UDP device records stay IPv4 (registry.hpp keeps 6 bytes
+// per device): a datagram from a native IPv6 source is dropped and counted in `drops`.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -24,6 +35,7 @@
 
 #include "m2m/deframer.hpp"
 #include "net/endpoint.hpp"
+#include "net/loop.hpp"
 #include "net/socket.hpp"
 #include "platform/events.hpp"
 #include "platform/outbox.hpp"
@@ -35,7 +47,7 @@ namespace m2m::platform {
 class LiveRegistry;
 
 struct ServerOptions : RouterOptions {
-  net::Endpoint listen{0x7F000001, 8266};
+  net::Address listen = net::Address::ipv4(0x7F000001, 8266);
   bool reuseport = false;
   std::chrono::milliseconds stats_interval{0};     // 0: no stats lines
   std::size_t max_send_queue = 64 * 1024;
@@ -43,7 +55,7 @@ struct ServerOptions : RouterOptions {
   std::uint32_t max_conns_per_ip = 0;              // 0: no per-address cap
 };
 
-class Server final : Outbox, Clock {
+class Server final : Outbox, Clock, net::Loop::Handler {
  public:
   explicit Server(Registry& registry, ServerOptions options);
   ~Server() override;
@@ -55,57 +67,56 @@ class Server final : Outbox, Clock {
 
   // Binds the sockets and raises the file limit; the listening event is written by run().
   Result<void> open();
-  // Serves until `stop` becomes true (the caller sets it from SIGINT/SIGTERM); returns the
-  // exit code (0, or 1 on a loop failure).
-  int run(const std::atomic<bool>& stop);
+  // Serves until `stop` is requested (the caller does so from SIGINT/SIGTERM), then closes
+  // every session (reason shutdown) and writes the last stats and shutdown lines; returns
+  // the exit code (0, or 1 on a loop failure).
+  int run(const net::Stop& stop);
+  // Where it listens (after open(); the port the kernel chose for port 0).
+  const net::Address& bound() const { return bound_; }
 
   const Counters& counters() const { return router_.counters(); }
 
  private:
-  struct Conn {
-    std::unique_ptr<ai::Deframer> partial;  // only while a frame is split across reads
-    std::unique_ptr<Bytes> out;             // only while the kernel send buffer is full
-  };
-
   // Outbox, Clock
   const char* send_tcp(int fd, ByteView bytes) override;
   bool send_udp(const net::Endpoint& to, ByteView bytes) override;
   void close(int fd) override;
   std::uint32_t now_tick() const override;
+  // net::Loop::Handler
+  const char* accepted(int fd, int listener, const net::Address& from) override;
+  void refused_file_limit(int listener) override;
+  void received(int fd, ByteView bytes) override;
+  void ended(int fd, const char* reason) override;
+  void released(int fd) override;
+  void datagram(int fd, const net::Address& from, ByteView bytes) override;
+  void ready(int fd, std::uint32_t events) override;
+  void tick() override;
 
-  void accept_ready();
-  void udp_ready();
-  void conn_readable(int fd);
-  void conn_writable(int fd);
-  void release_closed();  // the end of an event: free what the router closed during it
   bool over_ip_cap(std::uint32_t ip);
-  void capacity_event(const char* reason, const net::Endpoint& from);
+  void capacity_event(const char* reason, const net::Address& from);
   void write_stats();
   // server_registry.cpp
   class Terminals;
   static std::unique_ptr<TerminalStore> make_terminals(Server& server);
-  int registry_fd() const;
-  void registry_ready();
 
   ServerOptions opt_;
   EventLog log_;
   std::unique_ptr<TerminalStore> terminals_;
   Router router_;
-  net::Fd epoll_, tcp_, udp_, reserve_;
-  net::Endpoint bound_;
-  std::vector<Conn> conns_;                 // indexed by fd
-  std::vector<int> closing_;                // closed during the current event
+  net::Loop loop_;
+  net::Address bound_;
+  int udp_ = -1;                            // the loop owns the sockets
+  std::vector<std::unique_ptr<ai::Deframer>> partial_;  // indexed by fd: only while a frame is split
   std::unordered_map<std::uint32_t, std::uint32_t> per_ip_;  // open connections per address (with a cap)
   std::uint64_t capacity_ = 0;              // TCP sessions the file limit allows
   unsigned long file_limit_ = 0;
-  std::uint64_t open_conns_ = 0;
   std::uint32_t capacity_second_ = 0xFFFFFFFF;  // one aggregated capacity event per second
   std::uint64_t capacity_refused_ = 0;          // refusals since the last capacity event
   const char* capacity_reason_ = "";
-  net::Endpoint capacity_peer_;
+  net::Address capacity_peer_;
+  std::uint32_t sweep_ticks_ = 0, next_sweep_ = 0, stats_ticks_ = 0, next_stats_ = 0;
   std::chrono::steady_clock::time_point start_;
   ai::Deframer scratch_;                    // shared while no frame is split
-  Bytes rx_;                                // shared read buffer
   Registry& reg_;
   std::unique_ptr<LiveRegistry> live_;      // last: its writer thread stops first
 };

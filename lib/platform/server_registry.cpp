@@ -4,7 +4,6 @@
 // protocol (router.cpp).
 #include <sys/epoll.h>
 
-#include <cerrno>
 #include <cstring>
 
 #include "m2m/frame.hpp"
@@ -48,20 +47,9 @@ Result<void> Server::follow(const std::string& registry_path) {
   hooks.failed = [this](const Error& e) { log_.write(EventLog::Line("registry_error").add("message", e.message)); };
   auto live = LiveRegistry::start(registry_path, reg_, std::move(hooks));
   if (!live) return unexpected(live.error());
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = (*live)->fd();
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
-    return fail(ErrorKind::io, std::string("epoll_ctl: ") + std::strerror(errno));
+  if (auto w = loop_.watch((*live)->fd(), EPOLLIN); !w) return w;
   live_ = std::move(*live);
   return {};
-}
-
-int Server::registry_fd() const { return live_ ? live_->fd() : -1; }
-
-void Server::registry_ready() {
-  live_->ready();
-  release_closed();  // revoked sessions were closed during this event
 }
 
 }  // namespace m2m::platform

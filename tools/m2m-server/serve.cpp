@@ -1,11 +1,11 @@
 #include "serve.hpp"
 
-#include <atomic>
 #include <csignal>
 #include <string>
 
 #include "cli/cli.hpp"
 #include "net/endpoint.hpp"
+#include "net/loop.hpp"
 #include "platform/registry.hpp"
 #include "platform/store.hpp"
 
@@ -14,14 +14,18 @@ namespace m2m::server_tool {
 namespace {
 constexpr std::string_view kProg = "m2m-server";
 
-// SIGINT/SIGTERM stop the loop (lib/platform knows nothing of signals).
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+// SIGINT/SIGTERM stop the loop through its stop object (lib/platform knows nothing of
+// signals; Stop::request is async-signal-safe).
+net::Stop* g_stop = nullptr;
+extern "C" void on_stop_signal(int) {
+  if (g_stop) g_stop->request();
+}
 
-void install_stop_signals() {
+void install_stop_signals(net::Stop& stop) {
+  g_stop = &stop;
   struct sigaction sa{};
   sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);  // no SA_RESTART: epoll_wait returns EINTR and the loop sees the flag
+  sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
@@ -43,7 +47,10 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
   using namespace m2m;
   auto* sv = app.add_subcommand("serve", "run the platform (the default subcommand)");
   sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it)")->type_name("FILE");
-  sv->add_option("--listen", s.listen, "TCP and UDP address to serve on")->type_name("HOST:PORT");
+  sv->add_option("--listen", s.listen,
+                 "TCP and UDP address to serve on: IPv4 (0.0.0.0:8266), or IPv6 in brackets ([::1]:8266; [::]:8266 "
+                 "serves IPv4 peers too)")
+      ->type_name("HOST:PORT");
   cli::add_duration(*sv, "--heartbeat-interval", s.opt.heartbeat_interval,
                     "devices' heartbeat interval; sessions silent for 3 intervals are closed");
   cli::add_duration(*sv, "--heartbeat-timeout", s.opt.heartbeat_timeout,
@@ -82,12 +89,23 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
 
 int serve(ServeArgs& a) {
   using namespace m2m;
-  auto ep = net::parse_endpoint(a.listen);
-  if (!ep) {
-    cli::error(kProg, "--listen: " + ep.error().message);
+  auto hp = net::parse_host_port(a.listen);
+  if (!hp) {
+    cli::error(kProg, "--listen: " + hp.error().message);
     return cli::usage;
   }
-  a.opt.listen = *ep;
+  auto addrs = net::resolve(*hp, false);
+  if (!addrs) {
+    cli::error(kProg, "--listen: " + addrs.error().message);
+    return cli::usage;
+  }
+  // A name with both families (localhost) listens on its IPv4 address, as before IPv6.
+  a.opt.listen = addrs->front();
+  for (const net::Address& ad : *addrs)
+    if (ad.family() == AF_INET) {
+      a.opt.listen = ad;
+      break;
+    }
   a.opt.max_send_queue = a.max_send_queue;
   a.opt.max_tcp_sessions = a.max_tcp;
   std::uint32_t terminals = 0;
@@ -137,7 +155,8 @@ int serve(ServeArgs& a) {
       return cli::failure;
     }
   }
-  install_stop_signals();
+  static net::Stop stop;  // outlives serve(): a late signal finds it still there
+  install_stop_signals(stop);
   platform::Server server(reg, a.opt);
   if (auto r = server.open(); !r) {
     cli::error(kProg, r.error().message);
@@ -147,6 +166,6 @@ int serve(ServeArgs& a) {
     cli::error(kProg, r.error().message);
     return cli::failure;
   }
-  return server.run(g_stop) == 0 ? cli::ok : cli::failure;
+  return server.run(stop) == 0 ? cli::ok : cli::failure;
 }
 }  // namespace m2m::server_tool
