@@ -1,5 +1,6 @@
 #include "device/sim_fleet.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -7,7 +8,7 @@
 namespace m2m::device {
 
 SimFleet::SimFleet(const SimConfig& cfg, FleetUser& user, CrcVariant crc)
-    : cfg_(&cfg), user_(user), crc_(crc), io_(*this) {}
+    : cfg_(&cfg), user_(user), crc_(crc), loop_(*this, net::Loop::Options{}) {}
 
 SimFleet::~SimFleet() = default;
 
@@ -19,7 +20,9 @@ SimDevice& SimFleet::add(std::uint64_t id, const ai::Password& password) {
   return d;
 }
 
-Result<void> SimFleet::open() { return io_.open(); }
+Result<void> SimFleet::open() { return loop_.open(); }
+
+Result<void> SimFleet::watch_input(int fd) { return loop_.watch(fd, EPOLLIN); }
 
 SimDevice* SimFleet::find(std::uint64_t id) {
   for (auto& d : devices_)
@@ -46,11 +49,12 @@ int SimFleet::slot_of(int fd) const {
   return fd >= 0 && static_cast<std::size_t>(fd) < fd_slot_.size() ? fd_slot_[static_cast<std::size_t>(fd)] : -1;
 }
 
-int SimFleet::run(bool (*stop_fn)(), Millis tick) {
+int SimFleet::run(bool (*stop_fn)()) {
+  stop_fn_ = stop_fn;
   const Time now = Clock::now();
   for (auto& d : devices_) d.start(now);
   for (std::size_t i = 0; i < devices_.size(); ++i) wake_[i] = now;
-  return io_.run(&stopping_, stop_fn, tick);
+  return loop_.run(stop_);
 }
 
 void SimFleet::poll_device(std::size_t slot, Time now) {
@@ -78,6 +82,7 @@ void SimFleet::settle(Time now) {
 }
 
 void SimFleet::tick() {
+  if (stop_fn_ && stop_fn_()) stop_.request();
   const Time now = Clock::now();
   for (std::size_t i = 0; i < devices_.size(); ++i)
     if (wake_[i] <= now) poll_device(i, now);
@@ -104,28 +109,47 @@ void SimFleet::connect(SimDevice& d, const ai::ServerAddr& to) {
   }
   l.udp = !to.tcp;
   l.platform = *addr;
-  auto fd = l.udp ? io_.open_udp(addr->family()) : io_.connect_tcp(*addr);
+  if (l.udp && l.udp_fd < 0) {
+    // The device's one UDP socket (the loop keeps UDP sockets for the life of the process,
+    // which is what a device's port is too). IPv4 only: P2P peer records carry IPv4.
+    auto u = addr->family() == AF_INET ? loop_.open_udp(net::Address::ipv4(0, 0))
+                                       : Result<int>(fail(ErrorKind::unavailable, "UDP devices talk IPv4"));
+    if (!u) {
+      lost_.emplace_back(d.slot, ErrorKind::unavailable);
+      return;
+    }
+    l.udp_fd = *u;
+    map_fd(l.udp_fd, d.slot);
+  }
+  if (l.udp) {
+    l.fd = l.udp_fd;
+    l.deframer.reset();
+    up_.push_back(d.slot);  // nothing to wait for
+    return;
+  }
+  auto fd = loop_.connect(*addr);
   if (!fd) {
     lost_.emplace_back(d.slot, fd.error().kind == ErrorKind::io ? ErrorKind::unavailable : fd.error().kind);
     return;
   }
   l.fd = *fd;
-  if (fd_slot_.size() <= static_cast<std::size_t>(*fd)) fd_slot_.resize(static_cast<std::size_t>(*fd) + 1, -1);
-  fd_slot_[static_cast<std::size_t>(*fd)] = static_cast<int>(d.slot);
-  if (l.udp) {
-    l.deframer.reset();
-    up_.push_back(d.slot);  // nothing to wait for
-  } else {
-    l.deframer = std::make_unique<ai::Deframer>(crc_);
-  }
+  map_fd(*fd, d.slot);
+  l.deframer = std::make_unique<ai::Deframer>(crc_);
+}
+
+void SimFleet::map_fd(int fd, std::size_t slot) {
+  if (fd_slot_.size() <= static_cast<std::size_t>(fd)) fd_slot_.resize(static_cast<std::size_t>(fd) + 1, -1);
+  fd_slot_[static_cast<std::size_t>(fd)] = static_cast<int>(slot);
 }
 
 void SimFleet::disconnect(SimDevice& d) {
   Link& l = links_[d.slot];
   if (l.fd < 0) return;
-  io_.close(l.fd);
-  fd_slot_[static_cast<std::size_t>(l.fd)] = -1;
-  l.fd = -1;
+  if (!l.udp) {
+    loop_.close(l.fd);
+    fd_slot_[static_cast<std::size_t>(l.fd)] = -1;
+  }
+  l.fd = -1;  // a UDP socket stays (and stays mapped): the device ignores what comes meanwhile
   l.deframer.reset();
 }
 
@@ -134,8 +158,11 @@ void SimFleet::send(SimDevice& d, const ai::FrameView& f) {
   if (l.fd < 0) return;
   wire_.clear();
   if (!ai::encode(f, crc_, wire_)) return;
-  const bool ok = l.udp ? io_.send_to(l.fd, l.platform, wire_) : io_.send(l.fd, wire_);
-  if (!ok && !l.udp) {
+  if (l.udp) {
+    loop_.send_to(l.fd, l.platform, wire_);  // a dropped datagram is what UDP does
+    return;
+  }
+  if (loop_.send(l.fd, wire_) != nullptr) {
     disconnect(d);
     lost_.emplace_back(d.slot, ErrorKind::closed);
   }
@@ -143,10 +170,10 @@ void SimFleet::send(SimDevice& d, const ai::FrameView& f) {
 
 void SimFleet::send_peer(SimDevice& d, const ai::FrameView& f, const PeerAddr& to) {
   Link& l = links_[d.slot];
-  if (l.fd < 0 || !l.udp) return;  // P2P needs the device's UDP socket (--udp)
+  if (l.udp_fd < 0) return;  // P2P needs the device's UDP socket (--udp)
   wire_.clear();
   if (!ai::encode(f, crc_, wire_)) return;
-  io_.send_to(l.fd, net::Address::ipv4(to.ip, to.port), wire_);
+  loop_.send_to(l.udp_fd, net::Address::ipv4(to.ip, to.port), wire_);
 }
 
 void SimFleet::received(SimDevice& d, const ai::FrameView& f, const PeerAddr* from) {
@@ -198,7 +225,8 @@ void SimFleet::received(int fd, ByteView bytes) {
   poll_device(s, now);
 }
 
-void SimFleet::ended(int fd, ErrorKind why) {
+void SimFleet::ended(int fd, const char* reason) {
+  const ErrorKind why = std::string_view(reason) == "closed" ? ErrorKind::closed : ErrorKind::unavailable;
   const int slot = slot_of(fd);
   if (slot < 0) return;
   const auto s = static_cast<std::size_t>(slot);
@@ -215,7 +243,7 @@ void SimFleet::datagram(int fd, const net::Address& from, ByteView bytes) {
   if (slot < 0) return;
   const auto s = static_cast<std::size_t>(slot);
   const Time now = Clock::now();
-  const bool platform = from == links_[s].platform;
+  const bool platform = links_[s].fd == fd && from == links_[s].platform;
   PeerAddr peer;
   if (!platform) {
     if (from.family() != AF_INET) return;  // P2P is IPv4 (peer records carry IPv4)
@@ -231,7 +259,7 @@ void SimFleet::datagram(int fd, const net::Address& from, ByteView bytes) {
     if (!ev.ok) continue;
     current_raw_ = ev.raw;
     devices_[s].on_frame(ev.frame, platform ? nullptr : &peer, now);
-    if (links_[s].fd != fd) break;  // the device dropped this socket (a reboot)
+    if (links_[s].udp_fd != fd) break;
   }
   current_raw_ = {};
   poll_device(s, now);

@@ -1,6 +1,8 @@
-// Simulated devices on the network: one SimDevice each (simdevice.hpp), driven over SimIo
-// (TCP connections, or one unconnected UDP socket per device for the platform and P2P peers)
-// with one coarse tick that polls the devices that are due. What the program does with the
+// Simulated devices on the network: one SimDevice each (simdevice.hpp), driven on lib/net's
+// event loop (TCP connections, or one UDP socket per device, bound to a port of its own and
+// kept for the life of the process, for the platform and the P2P peers alike: hole punching
+// needs the platform and the peer to see the same address) with one coarse tick that polls
+// the devices that are due. What the program does with the
 // events and the data the devices receive is the FleetUser's (m2m-simdevice prints them).
 #pragma once
 
@@ -10,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "device/sim_io.hpp"
+#include "net/loop.hpp"
 #include "device/simdevice.hpp"
 #include "m2m/deframer.hpp"
 
@@ -29,18 +31,19 @@ class FleetUser {
   ~FleetUser() = default;
 };
 
-class SimFleet final : private SimIo::Handler, private SimOutput {
+class SimFleet final : private net::Loop::Handler, private SimOutput {
  public:
   SimFleet(const SimConfig& cfg, FleetUser& user, CrcVariant crc = CrcVariant::modbus);
   ~SimFleet();
 
   SimDevice& add(std::uint64_t id, const ai::Password& password);
   Result<void> open();
-  Result<void> watch_input(int fd) { return io_.watch(fd); }
-  void unwatch_input(int fd) { io_.unwatch(fd); }
-  // Starts every device and runs until stop() (or `stop_fn`); returns 1 when epoll failed.
-  int run(bool (*stop_fn)(), Millis tick = Millis(100));
-  void stop() { stopping_ = true; }
+  Result<void> watch_input(int fd);
+  void unwatch_input(int fd) { loop_.unwatch(fd); }
+  // Starts every device and runs until stop() (or `stop_fn`, checked every tick); returns 1
+  // when epoll failed.
+  int run(bool (*stop_fn)());
+  void stop() { stop_.request(); }
   // After a call into a device from outside the loop (the user's requests): sends what is due.
   void poke(SimDevice& d);
 
@@ -54,17 +57,19 @@ class SimFleet final : private SimIo::Handler, private SimOutput {
 
  private:
   struct Link {
-    int fd = -1;
+    int fd = -1;       // the platform channel while connected: a TCP connection, or udp_fd
+    int udp_fd = -1;   // the device's UDP socket, opened at its first UDP connect
     bool udp = false;
     net::Address platform;                  // where the platform frames go (and come from, over UDP)
     std::unique_ptr<ai::Deframer> deframer; // TCP: a frame split across reads
   };
-  // SimIo::Handler
+  // net::Loop::Handler
+  const char* accepted(int, int, const net::Address&) override { return "not listening"; }
   void connected(int fd, const Error* failure) override;
   void received(int fd, ByteView bytes) override;
-  void ended(int fd, ErrorKind why) override;
+  void ended(int fd, const char* reason) override;
   void datagram(int fd, const net::Address& from, ByteView bytes) override;
-  void ready(int fd) override { user_.input(fd); }
+  void ready(int fd, std::uint32_t) override { user_.input(fd); }
   void tick() override;
   // SimOutput
   void connect(SimDevice& d, const ai::ServerAddr& to) override;
@@ -75,6 +80,7 @@ class SimFleet final : private SimIo::Handler, private SimOutput {
   void event(SimDevice& d, const SimEvent& e) override;
 
   int slot_of(int fd) const;
+  void map_fd(int fd, std::size_t slot);
   void settle(Time now);  // connection outcomes noted during a device call, then polls
   void poll_device(std::size_t slot, Time now);
   Result<net::Address> resolve(const ai::ServerAddr& to);
@@ -82,7 +88,9 @@ class SimFleet final : private SimIo::Handler, private SimOutput {
   const SimConfig* cfg_;
   FleetUser& user_;
   CrcVariant crc_;
-  SimIo io_;
+  net::Loop loop_;
+  net::Stop stop_;
+  bool (*stop_fn_)() = nullptr;
   std::deque<SimDevice> devices_;
   std::vector<Link> links_;
   std::vector<Time> wake_;
@@ -94,7 +102,6 @@ class SimFleet final : private SimIo::Handler, private SimOutput {
   ByteView current_raw_;
   std::string current_peer_;
   ErrorKind last_failure_ = ErrorKind::unavailable;
-  bool stopping_ = false;
 };
 
 }  // namespace m2m::device
