@@ -52,12 +52,9 @@ P2pLink::Action P2pLink::poll(Time now) {
 
 void P2pLink::introduced(const ai::PeerRecord& r, Time now) {
   if (state_ == State::direct) return;  // a path that works is kept
-  // The record's token field is L + token (m2m-protocol(7): peer record).
-  token_len_ = 0;
-  if (!r.token.empty()) {
-    token_len_ = static_cast<std::uint8_t>(std::min<std::size_t>(r.token[0], std::min<std::size_t>(r.token.size() - 1, token_.size())));
-    std::memcpy(token_.data(), r.token.data() + 1, token_len_);
-  }
+  // PeerRecord::token holds the token bytes (the wire's length byte is not kept).
+  token_len_ = static_cast<std::uint8_t>(std::min(r.token.size(), token_.size()));
+  std::memcpy(token_.data(), r.token.data(), token_len_);
   addr_ = {r.ip, r.port};
   state_ = State::punching;
   timer_ = now + cfg_->punch_timeout;

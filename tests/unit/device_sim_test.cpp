@@ -389,7 +389,7 @@ TEST_CASE("simdevice: P2P asks, punches, acks to the real source, sends directly
   REQUIRE(ask);
   CHECK(ai::get_p2p_request(ask->data)->target == kPeer);
   Bytes rec;
-  ai::put_peer_record(rec, {kPeer, token_field(kPeerToken), 0xCB007107u /*203.0.113.7*/, 4000});
+  ai::put_peer_record(rec, {kPeer, kPeerToken, 0xCB007107u /*203.0.113.7*/, 4000});
   d.on_frame(ai::Frame{ai::cls::link, 0x55, ask->seq, 0, ai::status::ok, kDev, kToken, rec}.view(), nullptr, t);
   REQUIRE(!o.peer_sent.empty());
   auto& [probe, to] = o.peer_sent.back();
@@ -445,7 +445,7 @@ TEST_CASE("simdevice: a punch with no acknowledgement falls back to relay and sa
   log_in(d, o, t);
   // Introduced by the platform (the peer asked for us).
   Bytes rec;
-  ai::put_peer_record(rec, {kPeer, token_field(kPeerToken), 0xC0000201u, 5000});
+  ai::put_peer_record(rec, {kPeer, kPeerToken, 0xC0000201u, 5000});
   auto intro = request(ai::cls::link, 0x55, rec, 90);
   d.on_frame(intro.view(), nullptr, t);
   CHECK(reply_of(o, intro).status == ai::status::ok);

@@ -112,7 +112,7 @@ class Runner final : public dev::FleetUser {
     if (!out_.ok()) fleet_.stop();
     if (!is_data(f)) return;
     if (o_.echo && ai::command_key(f.cls, f.cmd) == ai::cmd::data_downlink) d.uplink(f.data, dev::Clock::now());
-    if (o_.max_frames && ++frames_ >= o_.max_frames) fleet_.stop();
+    if (++frames_ == o_.max_frames) fleet_.stop();
   }
 
   void input(int fd) override {
