@@ -58,6 +58,14 @@ class Sim:
         return self._wait(self.events, self.seen_events, "%s event %s" % (name, fields),
                           lambda e: e.get("event") == name and all(e.get(k) == v for k, v in fields.items()), timeout)
 
+    def event_where(self, what, pred, timeout=10.0):
+        return self._wait(self.events, self.seen_events, what, pred, timeout)
+
+    def p2p(self, prefix, timeout=10.0):
+        """The next p2p event whose detail starts with prefix."""
+        return self.event_where("p2p event '%s...'" % prefix,
+                                lambda e: e.get("event") == "p2p" and e.get("detail", "").startswith(prefix), timeout)
+
     def record(self, timeout=10.0, **fields):
         return self._wait(self.records, self.seen_records, "record %s" % fields,
                           lambda r: all(r.get(k) == v for k, v in fields.items()), timeout)
