@@ -232,6 +232,76 @@ def test_frame_with_another_token_is_ignored_and_counted():
         fake.close()
 
 
+def test_state_file_keeps_the_configuration_across_runs():
+    import json
+    import tempfile
+    with tempfile.TemporaryDirectory() as d, Server(DEVICES, ACCOUNTS) as srv:
+        state = os.path.join(d, "state.json")
+        with Sim(sim_args(srv, "--state", state)) as sim:
+            sim.event("login")
+            op = operator(srv)
+            assert routed(op, 0xF0, 0xAB, struct.pack("<H", 0x000C) + b"\x2d").status == OK
+            sim.event("config_write")
+            saved = json.load(open(state))  # written at once, not only at exit
+            assert saved["devices"][DEV_ID]["heartbeat_interval"] == 45, saved
+            assert not os.path.exists(state + ".tmp")
+        with Sim(sim_args(srv, "--state", state)) as sim:
+            sim.event("login")
+            op = operator(srv)
+            r = routed(op, 0xF0, 0xAA, struct.pack("<H", 0x000C))
+            assert r.data == b"\x0c\x00\x2d", r
+
+
+def test_ota_update_switches_the_version_and_reboots():
+    """A fake platform serves the image: frames asked in order, the 0x10 event, then the
+    device reboots and reports the new software version."""
+    fake = FakePlatform()
+    token = bytes(range(1, 9))
+    image = bytes((i * 7 + 3) & 0xFF for i in range(3000))
+    checksum = sum(image) & 0xFF
+
+    def accept_and_login():
+        fake.conn, _ = fake.sock.accept()
+        fake.rx = b""
+        login = fake.frames()[0]
+        assert (login.cls, login.cmd) == (0xA0, 0x00), login
+        fake.conn.sendall(encode(0xA0, 0x00, login.seq, DEV, data=bytes([8]) + token, status=OK))
+
+    try:
+        with Sim(["--server", "127.0.0.1:%d" % fake.port, "--id", DEV_ID, "--password", "text:123", "-t", "60s",
+                  "--ota-frame-size", "1024", "--reboot-time", "300ms"]) as sim:
+            accept_and_login()
+            sim.event("login")
+            fake.conn.sendall(encode(0xF0, 0x56, 70, DEV, token=token, data=b"app-v2.bin\0" + bytes([checksum])))
+            asked, event = [], None
+            pending = []
+            while event is None:
+                got = pending or fake.frames()
+                assert got, "the device stopped asking; asked so far: %s" % asked
+                f, pending = got[0], got[1:]
+                if f.cls == 0xF0 and f.cmd == 0x57 and f.status == REQUEST:
+                    name, rest = f.data.split(b"\0", 1)
+                    n, size = struct.unpack("<HH", rest)
+                    assert name == b"app-v2.bin" and size == 1024, f
+                    asked.append(n)
+                    part = image[n * size:(n + 1) * size]
+                    fake.conn.sendall(encode(0xF0, 0x57, f.seq, DEV, token=token, status=OK,
+                                             data=b"app-v2.bin\0" + struct.pack("<HH", n, len(part)) + part))
+                elif f.cls == 0xF0 and f.cmd == 0xF0:
+                    event = f
+            assert asked == [0, 1, 2], asked
+            assert event.data == b"\x10upgrade ok: app-v2.bin 3000 bytes\0", event.data
+            assert sim.event("reboot")["detail"] == "ota"
+            fake.conn.close()
+            accept_and_login()
+            sim.event("login")
+            fake.conn.sendall(encode(0xF0, 0xAA, 71, DEV, token=token, data=struct.pack("<H", 1)))
+            r = [f for f in fake.frames() if f.cmd == 0xAA][0]
+            assert r.status == OK and r.data[2:].split(b"\0")[1] == b"app-v2", r
+    finally:
+        fake.close()
+
+
 def test_login_refused_exits_5_and_unreachable_exits_6():
     with Server(DEVICES, ACCOUNTS) as srv:
         sim = Sim(["--server", "127.0.0.1:%d" % srv.port, "--id", DEV_ID, "--password", "text:bad", "--retries", "2",
@@ -259,4 +329,6 @@ if __name__ == "__main__":
                test_frames_limit_ends_the_run,
                test_fallback_while_main_refuses_then_back_to_main,
                test_frame_with_another_token_is_ignored_and_counted,
+               test_state_file_keeps_the_configuration_across_runs,
+               test_ota_update_switches_the_version_and_reboots,
                test_login_refused_exits_5_and_unreachable_exits_6])
