@@ -40,11 +40,6 @@ bool SimFleet::all_failed() const {
   });
 }
 
-std::string_view SimFleet::server_peer(const SimDevice& d) const {
-  (void)d;
-  return current_peer_;
-}
-
 int SimFleet::slot_of(int fd) const {
   return fd >= 0 && static_cast<std::size_t>(fd) < fd_slot_.size() ? fd_slot_[static_cast<std::size_t>(fd)] : -1;
 }
@@ -87,6 +82,7 @@ void SimFleet::tick() {
   for (std::size_t i = 0; i < devices_.size(); ++i)
     if (wake_[i] <= now) poll_device(i, now);
   user_.tick(now);
+  retired_.clear();
 }
 
 Result<net::Address> SimFleet::resolve(const ai::ServerAddr& to) {
@@ -123,7 +119,7 @@ void SimFleet::connect(SimDevice& d, const ai::ServerAddr& to) {
   }
   if (l.udp) {
     l.fd = l.udp_fd;
-    l.deframer.reset();
+    if (l.deframer) retired_.push_back(std::move(l.deframer));
     up_.push_back(d.slot);  // nothing to wait for
     return;
   }
@@ -150,7 +146,8 @@ void SimFleet::disconnect(SimDevice& d) {
     fd_slot_[static_cast<std::size_t>(l.fd)] = -1;
   }
   l.fd = -1;  // a UDP socket stays (and stays mapped): the device ignores what comes meanwhile
-  l.deframer.reset();
+  // The deframer may be the one received() is reading from: it is freed after that call.
+  if (l.deframer) retired_.push_back(std::move(l.deframer));
 }
 
 void SimFleet::send(SimDevice& d, const ai::FrameView& f) {
@@ -222,6 +219,7 @@ void SimFleet::received(int fd, ByteView bytes) {
   }
   current_raw_ = {};
   if (links_[s].deframer.get() == df) df->release_memory();
+  retired_.clear();
   poll_device(s, now);
 }
 
@@ -231,7 +229,7 @@ void SimFleet::ended(int fd, const char* reason) {
   if (slot < 0) return;
   const auto s = static_cast<std::size_t>(slot);
   links_[s].fd = -1;
-  links_[s].deframer.reset();
+  links_[s].deframer.reset();  // not inside received(): the loop calls ended() on its own
   fd_slot_[static_cast<std::size_t>(fd)] = -1;
   const Time now = Clock::now();
   devices_[s].connection_lost(now, why);

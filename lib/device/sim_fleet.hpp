@@ -53,7 +53,6 @@ class SimFleet final : private net::Loop::Handler, private SimOutput {
   std::size_t logged_in() const;
   bool all_failed() const;
   ErrorKind last_failure() const { return last_failure_; }
-  std::string_view server_peer(const SimDevice& d) const;
 
  private:
   struct Link {
@@ -98,6 +97,7 @@ class SimFleet final : private net::Loop::Handler, private SimOutput {
   std::vector<std::pair<std::size_t, ErrorKind>> lost_;  // noted during a device call
   std::vector<std::size_t> up_;                           // UDP "connections" ready
   std::map<std::string, net::Address> resolved_;
+  std::vector<std::unique_ptr<ai::Deframer>> retired_;  // dropped during received(), freed after it
   Bytes wire_;
   ByteView current_raw_;
   std::string current_peer_;

@@ -155,4 +155,9 @@ class SimDevice final : private Sink {
   std::uint8_t flags_ = 0;
 };
 
+// A thousand devices in one process, and the load tester's 100,000: the per-device part is
+// kept under this (the shared parts are in SimConfig; parameters, OTA and P2P only when used).
+inline constexpr std::size_t kMaxSimDeviceSize = 192;
+static_assert(sizeof(SimDevice) <= kMaxSimDeviceSize, "lib/device SimDevice grew past its budget");
+
 }  // namespace m2m::device
