@@ -392,7 +392,7 @@ TEST_CASE("simdevice: P2P asks, punches, acks to the real source, sends directly
   ai::put_peer_record(rec, {kPeer, kPeerToken, 0xCB007107u /*203.0.113.7*/, 4000});
   d.on_frame(ai::Frame{ai::cls::link, 0x55, ask->seq, 0, ai::status::ok, kDev, kToken, rec}.view(), nullptr, t);
   REQUIRE(!o.peer_sent.empty());
-  auto& [probe, to] = o.peer_sent.back();
+  const auto [probe, to] = o.peer_sent.back();  // a copy: later sends grow the vector
   CHECK(probe.cls == ai::cls::link);
   CHECK(probe.cmd == 0xEE);
   CHECK(probe.status == ai::status::request);
