@@ -40,11 +40,13 @@ with values quoted as in the shell:
   background=SHELL      a program started before the block and stopped after it (a device
                         that answers); its first word must be installed: if it is not, the
                         example fails with "needs PROGRAM"
+  ready=REGEX           wait (at most 20 s) until the runner's server or the background
+                        program has written this (a device logged in) before the block runs
   hardware=gree|pty     which emulated line replaces /dev/ttyUSB0 (default: see above)
   hardware-feed=HEX     bytes the pty line sends to the reader, every 0.2 s
   timeout=SECONDS       bound of the block (default 60)
-  expected-failure=WHY  the example is known not to run yet: listed, and the test fails if
-                        it starts to pass (so the marker is removed then)
+  expected-failure=ERR  the example is known not to run yet and fails with an error starting
+                        with ERR: listed as XFAIL; another failure, or a pass, fails the test
 """
 import concurrent.futures
 import json
@@ -68,12 +70,13 @@ DEVICE = "0000000000FED24A"
 PLATFORM = r"\b(127\.0\.0\.1|0\.0\.0\.0|platform\.example):8266\b"
 SHELL_WORDS = {"while", "until", "for", "if", "{", "(", "sleep"}
 
-# Examples that cannot run on this branch yet, with the reason: (page, words of the example).
-# Each is still run and listed as XFAIL with its error; the test fails when one of them starts
-# to pass, so the entry is removed when the missing piece lands.
+# Examples that cannot run on this branch yet: (page, words of the example) -> the failure
+# expected, word for word at the start of the error. Each is still run and listed as XFAIL;
+# any other failure of it is a FAIL (m2m-simdevice built but answering differently), and so is
+# a pass, so the entry is removed when the missing piece lands.
 EXPECTED_FAILURES = {
-    ("README.md", "term.reboot"): "needs m2m-simdevice (issue 9), built on another branch",
-    ("m2m-send.1", "term.reboot"): "needs m2m-simdevice (issue 9), built on another branch",
+    ("README.md", "term.reboot"): "needs m2m-simdevice",   # issue 9, built on another branch
+    ("m2m-send.1", "term.reboot"): "needs m2m-simdevice",
 }
 
 
@@ -240,6 +243,9 @@ class Sandbox:
             if prog not in SHELL_WORDS and not shutil.which(prog, path=self.env["PATH"]):
                 raise RuntimeError(f"needs {prog}: it is not built (no {prog} in {BIN} or on PATH)")
             self.start(["bash", "-c", m["background"]], prog, "background.log")
+        if "ready" in m:
+            wait_for(lambda: re.search(m["ready"], self.log("server.log") + self.log("background.log"), re.M),
+                     f"/{m['ready']}/ in the server's or the background program's output")
         return text
 
     def start_server(self, port):
@@ -459,7 +465,11 @@ def main():
         results = list(pool.map(one, examples))
     for ex, problem in results:
         why = expected_failure(ex)
-        if why:
+        if why and problem is not None and not problem.startswith(why):
+            failures.append(ex)
+            print(f"FAIL {ex.name} (expected to fail with '{why}', failed otherwise):\n  "
+                  + ex.text.strip().replace("\n", "\n  ") + f"\n  -> {problem}\n")
+        elif why:
             if problem is None:
                 unexpected_passes.append(ex)
             print(f"XFAIL {ex.name} ({why}): {(problem or 'passed!').splitlines()[0]}")
