@@ -147,8 +147,6 @@ int serve(ServeArgs& a) {
     cli::error(kProg, r.error().message);
     return cli::failure;
   }
-  if (server.run(g_stop) != 0) return cli::failure;
-  // A server stopped on purpose by SIGINT/SIGTERM ends as the shared rule says (cli.hpp).
-  return g_stop.load() ? cli::exit_after_interrupt(cli::OnInterrupt::server_stop) : cli::ok;
+  return server.run(g_stop) == 0 ? cli::ok : cli::failure;
 }
 }  // namespace m2m::server_tool
