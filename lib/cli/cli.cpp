@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "cli/completion.hpp"
 #include "cli/progress.hpp"
 #include "core/units.hpp"
 #include "core/version.hpp"
@@ -16,7 +17,8 @@ namespace m2m::cli {
 const char* const kExitCodesHelp =
     "Exit status: 0 ok, 1 runtime failure, 2 usage error, 3 protocol/decode error,\n"
     "4 timed out, 5 refused (login rejected, status fail), 6 device or port unavailable,\n"
-    "130 interrupted.";
+    "7 goal missed (the run worked, a stated goal did not hold), 130 interrupted\n"
+    "(a server or emulator stopped on purpose exits 0).";
 
 int exit_code(ErrorKind kind) {
   switch (kind) {
@@ -144,6 +146,15 @@ UsageMessage usage_message(const CLI::App& app, const CLI::ParseError& e) {
 }
 
 int parse(CLI::App& app, std::string_view prog, int argc, char** argv) {
+  // Hidden: "--completion bash" prints the completion script the build installs.
+  if (argc == 3 && std::string_view(argv[1]) == "--completion") {
+    if (std::string_view(argv[2]) != "bash") {
+      error(prog, "--completion: only bash is supported, not '" + std::string(argv[2]) + "'");
+      return usage;
+    }
+    std::printf("%s", bash_completion(app).c_str());
+    return ok;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -57,7 +57,8 @@ class HelpFormatter : public CLI::Formatter {
   std::string make_option_desc(const CLI::Option* opt) const override;
 };
 
-// Parses argv; returns -1 to continue, or the exit code (0 for --help/--version, 2 for a
+// Parses argv; returns -1 to continue, 0 after printing the bash completion script for the
+// hidden "prog --completion bash" (completion.hpp), or the exit code (0 for --help/--version, 2 for a
 // usage error, with CLI11's message on stderr in the "prog: error:" form). In a subcommand
 // the message names the subcommand and the word that was wrong, and points to that
 // subcommand's --help ("Try 'm2m-server device --help' ...").

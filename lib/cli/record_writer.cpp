@@ -2,6 +2,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/json_pretty.hpp"
+#include "core/bytes.hpp"
 #include "m2m/json.hpp"
 
 namespace m2m::cli {
@@ -16,6 +17,47 @@ void put(nlohmann::json& j, const char* key, std::string_view value) {
   auto& slot = j[key];
   if (slot.is_string()) slot.get_ref<std::string&>().assign(value);
   else slot = std::string(value);
+}
+
+// Valid UTF-8 without control characters other than tab and line ends: worth showing as text.
+bool printable_utf8(ByteView b) {
+  std::size_t i = 0;
+  while (i < b.size()) {
+    const std::uint8_t c = b[i];
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (n == 0 || (n == 3 && c >= 0xF0) || i + n > b.size()) return false;
+    std::uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((b[i + k] & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (b[i + k] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    if (cp >= 0x80 && cp < 0xA0) return false;  // C1 controls
+    i += n;
+  }
+  return true;
+}
+
+// A data-class frame whose body "payload" is printable UTF-8 gets a last member "text" with
+// that payload as text (m2m-protocol(7) JSON INTERCHANGE); the other members stay as they are.
+// `json` holds one compact frame object from `from` on.
+void add_payload_text(std::string& json, std::size_t from) {
+  static constexpr std::string_view kKey = "\"payload\":\"";
+  const std::size_t at = json.find(kKey, from);
+  if (at == std::string::npos) return;
+  const std::size_t begin = at + kKey.size(), end = json.find('"', begin);
+  if (end == std::string::npos || end == begin || json.back() != '}') return;
+  auto bytes = parse_hex(std::string_view(json).substr(begin, end - begin));
+  if (!bytes || !printable_utf8(*bytes)) return;
+  const std::string text(bytes->begin(), bytes->end());
+  json.pop_back();
+  json.append(",\"text\":").append(nlohmann::json(text).dump()).push_back('}');
 }
 
 }  // namespace
@@ -47,9 +89,12 @@ bool RecordWriter::frame(const ai::FrameView& f, ByteView raw, const Meta& meta)
     if (format_ == RecordFormat::pretty) {
       scratch_.clear();
       ai::append_frame_json(scratch_, f, shown, extra(meta));
+      if (f.cls == ai::cls::data) add_payload_text(scratch_, 0);
       append_pretty_json(out, scratch_);
     } else {
+      const std::size_t start = out.size();
       ai::append_frame_json(out, f, shown, extra(meta));
+      if (f.cls == ai::cls::data) add_payload_text(out, start);
     }
   }
   out.push_back('\n');

@@ -6,7 +6,8 @@
 // Stream members: `ts` (ISO-8601 UTC, milliseconds), `peer` (ip:port), `dir` (rx/tx) and
 // `file`, each present when the record's Meta gives it. In JSON they come first, in that
 // order, in frame and error records alike; in text they prefix the line:
-// "TS PEER DIR FILE: summary".
+// "TS PEER DIR FILE: summary". A data-class frame whose payload is printable UTF-8 also gets a
+// last member "text", the payload as text (the hex in body.payload stays).
 #pragma once
 
 #include <cstdint>

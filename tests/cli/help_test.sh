@@ -16,6 +16,15 @@ check_help() {
   bad=$(grep -nE '=\[\]|REQUIRED|[A-Z]+:[A-Z]+ in \[| in \[[0-9.-]+ - [0-9.-]+\]|=[0-9]+(ms|s)?( |$)|[A-Z]:\{|(Needs|Excludes|Env):' <<<"$text" || true)
   [[ -z $bad ]] || fail "$* --help has CLI11 artefacts:
 $bad"
+  # Type names say what to give (ID, N, DURATION, HOST:PORT, FILE), not C++ types; a default
+  # is said once, without doubled parentheses.
+  bad=$(grep -nE '^ +-.* (INT|UINT|TEXT|FLOAT|FLOAT64|ENUM|BOOLEAN)( |$)|\(\(default|\(default [^()]*\)\)' <<<"$text" || true)
+  [[ -z $bad ]] || fail "$* --help has CLI11 type names or doubled parentheses:
+$bad"
+  # The program's exit-status footer is the shared table, 7 included.
+  if (($# == 1)); then
+    grep -q '7 goal missed' <<<"$text" || fail "$* --help: the exit-status footer lacks 7 (goal missed)"
+  fi
   # Subcommands: the lines after "Subcommands:" up to a blank line, first word each.
   local subs
   subs=$(awk '/^Subcommands:/{on=1; next} on && /^$/{on=0} on && /^  [a-z]/{print $1}' <<<"$text")

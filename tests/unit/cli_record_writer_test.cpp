@@ -120,3 +120,47 @@ TEST_CASE("record writer: pretty and text") {
     CHECK(s.find("\na.bin: error bad_crc offset=40: CRC mismatch raw=5555\n") != std::string::npos);
   }
 }
+
+namespace {
+
+ai::Frame uplink(std::string_view payload) {
+  ai::Frame f = heartbeat_ok();
+  f.cls = ai::cls::data;
+  f.cmd = 0xEE;  // data.uplink: the data area is the payload
+  f.status = ai::status::request;
+  f.data.assign(payload.begin(), payload.end());
+  return f;
+}
+
+std::string one_record(RecordFormat format, const ai::Frame& f) {
+  Captured c;
+  RecordWriter w(c.out, format);
+  auto wire = ai::encode(f);
+  REQUIRE(wire);
+  REQUIRE(w.frame(f.view(), *wire, {}));
+  return c.text();
+}
+
+}  // namespace
+
+TEST_CASE("record writer: a printable UTF-8 payload is also shown as text, last; the rest unchanged") {
+  const std::string s = one_record(RecordFormat::json, uplink("{\"t\":21.5} °C\n"));
+  auto j = nlohmann::json::parse(s);
+  CHECK(j["text"] == "{\"t\":21.5} °C\n");
+  CHECK(j["body"]["payload"] == "7B2274223A32312E357D20C2B0430A");
+  CHECK(j["data"] == "7B2274223A32312E357D20C2B0430A");
+  CHECK(s.find(R"("raw":")") < s.find(R"("text":")"));  // an added last member
+  // Without the member, the record is byte for byte what it was.
+  const std::string before = s.substr(0, s.find(R"(,"text":)")) + "}\n";
+  CHECK(nlohmann::json::parse(before).size() == j.size() - 1);
+  CHECK(nlohmann::json::parse(one_record(RecordFormat::pretty, uplink("hello")))["text"] == "hello");
+}
+
+TEST_CASE("record writer: no text for binary, control characters, bad UTF-8, an empty payload or other classes") {
+  for (std::string_view p : {std::string_view("\x01\x02", 2), std::string_view("a\x1b[31m"), std::string_view("\xC3\x28"),
+                             std::string_view("\xED\xA0\x80"), std::string_view("\xC2\x85"), std::string_view("")}) {
+    CAPTURE(p);
+    CHECK_FALSE(nlohmann::json::parse(one_record(RecordFormat::json, uplink(p))).contains("text"));
+  }
+  CHECK_FALSE(nlohmann::json::parse(one_record(RecordFormat::json, heartbeat_ok())).contains("text"));
+}

@@ -40,7 +40,7 @@ bool emit(const StreamReader::Item& it, Checksum ck, bool at_end, const std::str
     const bool truncated = at_end && !it.bytes.empty() && (is_request_start(it.bytes[0]) || it.bytes[0] == kStatusStart);
     m2m::cli::write_line(labelled(file, error_record(truncated ? "truncated" : "garbage", it.offset, it.bytes,
                                                      truncated ? "input ended inside a frame"
-                                                               : std::to_string(it.bytes.size()) + " bytes outside any frame"))
+                                                               : m2m::cli::plural(it.bytes.size(), "byte") + " outside any frame"))
                              .dump());
     return false;
   }

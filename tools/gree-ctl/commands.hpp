@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "gree/json.hpp"
 #include "link.hpp"
 #include "serial_port.hpp"
@@ -25,6 +27,20 @@ struct PortOptions {
   bool quiet = false;
   std::string state_dir;  // --state-dir; empty = StateStore::default_dir()
 };
+
+// The options every command that opens the line shares (-d, --baud, --parity, --frame,
+// --timeout, --retries, --checksum, -v, --state-dir, -q), declared on the program (options.cpp).
+struct PortArgs {
+  PortOptions po;
+  std::string parity = "even", frame, checksum = "sum8";
+  bool verbose = false;
+  CLI::Option* device = nullptr;
+};
+void add_port_options(CLI::App& app, PortArgs& a);
+// After parsing: fills a.po from the words; a usage error is printed and returns false.
+bool finish_port_options(PortArgs& a);
+// --addr of status, set and watch.
+void add_addr_option(CLI::App& sub, int& addr);
 
 // Prints a Failure as "gree-ctl: error: …" and returns its exit code.
 int report(const Failure& f);
@@ -72,6 +88,14 @@ struct EmulateOptions {
   std::uint64_t seed = 1;
 };
 int cmd_emulate(const PortOptions& po, const EmulateOptions& e);
+// The emulate subcommand's options (emulate_options.cpp) and the words they arrive as.
+struct EmulateArgs {
+  EmulateOptions eo;
+  std::string units = "0", model = "heat-pump";
+  int reply_address = -1;
+};
+CLI::App* add_emulate_command(CLI::App& app, EmulateArgs& a);
+int run_emulate(const PortOptions& po, EmulateArgs& a);  // throws CLI::ValidationError on bad --units
 
 struct BridgeOptions {
   std::vector<std::string> units;           // ADDR=DEVICE_ID:PASSWORD
@@ -81,5 +105,6 @@ struct BridgeOptions {
   std::chrono::milliseconds run_for{0};     // --for; 0 = until signalled
 };
 int cmd_bridge(const PortOptions& po, const BridgeOptions& b);
+CLI::App* add_bridge_command(CLI::App& app, BridgeOptions& b);  // options.cpp
 
 }  // namespace gree_ctl

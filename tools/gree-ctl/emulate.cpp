@@ -239,6 +239,9 @@ int cmd_emulate(const PortOptions& po, const EmulateOptions& e) {
     if (exit_code != Exit::ok) break;
   }
   log(Json{{"event", "stopped"}, {"requests", requests}, {"dropped", replies_dropped}, {"corrupted", replies_corrupted}});
+  // An emulator stopped on purpose has done its job (cli.hpp, SIGINT/SIGTERM).
+  if (exit_code == Exit::ok && m2m::cli::interrupted())
+    return m2m::cli::exit_after_interrupt(m2m::cli::OnInterrupt::server_stop);
   return exit_code;
 }
 

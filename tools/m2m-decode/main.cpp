@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   }
   cli::install_interrupt_flag();
 
-  return decode::decode_files(kProg, opt, files, verbose, "frames",
+  return decode::decode_files(kProg, opt, files, verbose, "frame",
                               [&](cli::RecordOutput& out, decode::Totals& totals, std::string file) {
                                 return std::make_unique<decode::StreamDecoder>(opt, totals, out, std::move(file));
                               });

@@ -41,9 +41,9 @@ int decode_files(std::string_view prog, const Options& opt, const std::vector<st
   }
   out.flush();
   if (verbose) {
-    std::fprintf(stderr, "%.*s: %llu %.*s, %llu errors, %llu input bytes\n", static_cast<int>(prog.size()), prog.data(),
-                 static_cast<unsigned long long>(totals.frames), static_cast<int>(noun.size()), noun.data(),
-                 static_cast<unsigned long long>(totals.errors), static_cast<unsigned long long>(totals.bytes));
+    std::fprintf(stderr, "%.*s: %s, %s, %s\n", static_cast<int>(prog.size()), prog.data(),
+                 cli::plural(totals.frames, noun).c_str(), cli::plural(totals.errors, "error").c_str(),
+                 cli::plural(totals.bytes, "input byte").c_str());
   }
   if (cli::interrupted()) return cli::interrupted_exit;
   if (io_failed) return cli::failure;

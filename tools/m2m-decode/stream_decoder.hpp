@@ -52,7 +52,7 @@ class InputDecoder {
 using MakeDecoder = std::function<std::unique_ptr<InputDecoder>(cli::RecordOutput& out, Totals& totals, std::string file)>;
 
 // Decodes every input in `files` ("-" = stdin) with a decoder from `make` (`file` is the
-// input's name when there are several, else empty); with `verbose` prints the totals, `noun`
+// input's name when there are several, else empty); with `verbose` prints the totals, `noun` (singular)
 // naming what was counted. Returns the exit code.
 int decode_files(std::string_view prog, const Options& opt, const std::vector<std::string>& files, bool verbose,
                  std::string_view noun, const MakeDecoder& make);

@@ -229,7 +229,7 @@ class TelematicsInput : public InputDecoder {
 
 int run_telematics(std::string_view prog, Protocol protocol, const Options& opt, const std::vector<std::string>& files,
                    bool verbose) {
-  return decode_files(prog, opt, files, verbose, protocol == Protocol::sms ? "commands" : "frames",
+  return decode_files(prog, opt, files, verbose, protocol == Protocol::sms ? "command" : "frame",
                       [&](cli::RecordOutput& out, Totals& totals, std::string file) -> std::unique_ptr<InputDecoder> {
                         return std::make_unique<TelematicsInput>(protocol, opt, totals, out, std::move(file));
                       });

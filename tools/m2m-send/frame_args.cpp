@@ -1,5 +1,8 @@
 #include "frame_args.hpp"
 
+#include <utility>
+
+#include "cli/completion.hpp"
 #include "m2m/frame.hpp"
 #include "m2m/messages.hpp"
 
@@ -133,11 +136,27 @@ bool FrameArgs::has_body_field(std::string_view key) const {
   return false;
 }
 
+namespace {
+// What a text body flag takes, in --help's words (not CLI11's "TEXT").
+const char* text_type_name(std::string_view flag) {
+  static constexpr std::pair<std::string_view, const char*> kNames[] = {
+      {"--password", "P"},     {"--target", "ID"}, {"--peer", "ID"},        {"--sender", "ID"},
+      {"--id", "ID"},          {"--payload", "HEX"}, {"--bytes", "HEX"},     {"--ip", "A.B.C.D"},
+      {"--param", "PARAM"},    {"--file", "NAME"}, {"--description", "STRING"}, {"--text", "STRING"}};
+  for (const auto& [f, name] : kNames)
+    if (f == flag) return name;
+  return "STRING";
+}
+}  // namespace
+
 void add_frame_options(CLI::App& app, FrameArgs& a) {
   app.add_option("type", a.type,
                  "Frame type: link.login, link.heartbeat, data.relay, term.config_write, … (see\n"
                  "m2m-protocol(7)), or CLASS:CMD in hex for any other command (F0:99)")
       ->type_name("TYPE");
+  std::vector<std::string> types;  // bash completes TYPE from the catalogue
+  for (const ai::CommandInfo& c : ai::catalogue()) types.emplace_back(c.type);
+  cli::set_positional_words(app, std::move(types));
   auto opt = [&app](const char* name, std::optional<std::string>& dst, const char* help, const char* type_name) {
     cli::add_optional(app, name, dst, help, type_name);
   };
@@ -153,7 +172,7 @@ void add_frame_options(CLI::App& app, FrameArgs& a) {
     const std::string key = f.key;
     app.add_option_function<std::string>(
            f.flag, [&a, key](const std::string& s) { a.body_fields.emplace_back(key, s); }, f.help)
-        ->type_name(f.kind == Kind::number ? "N" : f.kind == Kind::value ? "VALUE" : "TEXT")
+        ->type_name(f.kind == Kind::number ? "N" : f.kind == Kind::value ? "VALUE" : text_type_name(f.flag))
         ->group("Body fields");
   }
   app.add_option_function<std::string>(

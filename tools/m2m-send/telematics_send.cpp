@@ -277,7 +277,7 @@ void add_telematics_options(CLI::App& app, TelematicsArgs& t) {
   opt("--reply-id", t.reply_id, "General reply: id (or type name) of the message answered", "ID");
   opt("--result", t.result, "General reply: ok (default), fail, bad_message, unsupported or a number", "RESULT");
   app.add_option("--arg", t.args, "SMS argument (repeat for each, in order)")
-      ->type_name("TEXT")
+      ->type_name("ARG")
       ->group("Telematics (--protocol telematics|sms)");
 }
 

@@ -37,9 +37,9 @@ CLI::App* leaf(CLI::App& parent, const char* name, const char* desc, AdminOption
 }
 
 void add_common_record_options(CLI::App& c, AdminOptions& o) {
-  c.add_option("--password", o.password, "password: 16 hex digits or text:… (at most 8 bytes)")->required();
+  c.add_option("--password", o.password, "password: 16 hex digits or text:… (at most 8 bytes)")->required()->type_name("P");
   c.add_flag("--disabled", o.disabled, "add the record disabled (logins are refused)");
-  c.add_option("--description", o.description, "free text");
+  c.add_option("--description", o.description, "free text")->type_name("STRING");
   c.add_flag("--replace", o.replace, "overwrite an existing record with the same id");
 }
 
@@ -121,8 +121,7 @@ int import_csv(const std::string& db, std::string_view header, std::string_view 
   }
   if (auto r = tx.commit(); !r) return fail_with(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "%s: imported %zu %.*s in %.2fs\n", kProg.data(), records.size(),
-               static_cast<int>(what.size()), what.data(), secs);
+  std::fprintf(stderr, "%s: imported %s in %.2fs\n", kProg.data(), cli::plural(records.size(), what).c_str(), secs);
   return cli::ok;
 }
 
@@ -130,7 +129,7 @@ int device_command(const CLI::App& cmd, const AdminOptions& o) {
   const std::string name = cmd.get_name();
   if (name == "import")
     return import_csv<platform::DeviceRecord>(
-        o.db, platform::kDeviceCsvHeader, "devices",
+        o.db, platform::kDeviceCsvHeader, "device",
         [](const std::vector<std::string>& f) { return platform::device_from_csv(f); },
         [](Store& st, const platform::DeviceRecord& d) { return st.put_device(d, Store::Mode::upsert); });
   auto store = Store::open(o.db, access_for(name));
@@ -195,7 +194,7 @@ int account_command(const CLI::App& cmd, const AdminOptions& o) {
   const std::string name = cmd.get_name();
   if (name == "import")
     return import_csv<platform::AccountRecord>(
-        o.db, platform::kAccountCsvHeader, "accounts",
+        o.db, platform::kAccountCsvHeader, "account",
         [](const std::vector<std::string>& f) { return platform::account_from_csv(f); },
         [](Store& st, const platform::AccountRecord& a) { return st.put_account(a, Store::Mode::upsert); });
   auto store = Store::open(o.db, access_for(name));
@@ -257,10 +256,10 @@ void add_admin_commands(CLI::App& app, AdminOptions& o) {
   auto* dev = app.add_subcommand("device", "manage registered devices in the registry file (offline)");
   dev->require_subcommand(1);
   auto* add = leaf(*dev, "add", "register one device", o);
-  add->add_option("id", o.ids, "device id (16 hex digits or MAC)")->required()->expected(1);
-  add->add_option("--group", o.group, "group name (default: default)");
+  add->add_option("id", o.ids, "device id (16 hex digits or MAC)")->required()->expected(1)->type_name("ID");
+  add->add_option("--group", o.group, "group name (default: default)")->type_name("NAME");
   add_common_record_options(*add, o);
-  leaf(*dev, "remove", "remove devices", o)->add_option("id", o.ids, "device ids")->required();
+  leaf(*dev, "remove", "remove devices", o)->add_option("id", o.ids, "device ids")->required()->type_name("ID");
   leaf(*dev, "list", "print devices as JSON Lines (without passwords)", o);
   leaf(*dev, "import", "read CSV 'id,password,group,enabled,description' from stdin (one transaction)", o);
   leaf(*dev, "export", "write every device as CSV to stdout", o);
@@ -268,11 +267,11 @@ void add_admin_commands(CLI::App& app, AdminOptions& o) {
   auto* acc = app.add_subcommand("account", "manage platform client accounts in the registry file (offline)");
   acc->require_subcommand(1);
   auto* aadd = leaf(*acc, "add", "register one client account", o);
-  aadd->add_option("id", o.ids, "numeric account id (the EF 00 login's header id)")->required()->expected(1);
-  aadd->add_option("--name", o.name, "account name");
-  aadd->add_option("--groups", o.groups, "groups the account may see: '*' or 'a;b'");
+  aadd->add_option("id", o.ids, "numeric account id (the EF 00 login's header id)")->required()->expected(1)->type_name("ID");
+  aadd->add_option("--name", o.name, "account name")->type_name("NAME");
+  aadd->add_option("--groups", o.groups, "groups the account may see: '*' or 'a;b'")->type_name("GROUPS");
   add_common_record_options(*aadd, o);
-  leaf(*acc, "remove", "remove accounts", o)->add_option("id", o.ids, "account ids")->required();
+  leaf(*acc, "remove", "remove accounts", o)->add_option("id", o.ids, "account ids")->required()->type_name("ID");
   leaf(*acc, "list", "print accounts as JSON Lines (without passwords)", o);
   leaf(*acc, "import", "read CSV 'id,name,password,groups,enabled,description' from stdin (one transaction)", o);
   leaf(*acc, "export", "write every account as CSV to stdout", o);

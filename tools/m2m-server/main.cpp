@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   static char serve_word[] = "serve";
   if (argc == 1 || (argv[1][0] == '-' && std::strcmp(argv[1], "-h") != 0 && std::strcmp(argv[1], "--help") != 0 &&
-                    std::strcmp(argv[1], "-V") != 0 && std::strcmp(argv[1], "--version") != 0))
+                    std::strcmp(argv[1], "-V") != 0 && std::strcmp(argv[1], "--version") != 0 &&
+                    std::strcmp(argv[1], "--completion") != 0))
     args.insert(args.begin() + 1, serve_word);
 
   CLI::App app{"AI-Cloud M2M platform: devices log in over TCP or UDP, relay data within their group, meet "
