@@ -89,9 +89,10 @@ int Server::run(const net::Stop& stop) {
     log_.write(l);
     if (!opt_.quiet)
       std::fprintf(stderr,
-                   "m2m-server: listening on %s (tcp+udp), %zu devices, %zu accounts; the file limit of %lu allows "
+                   "m2m-server: listening on %s (tcp+udp), %zu device%s, %zu account%s; the file limit of %lu allows "
                    "%llu TCP sessions; UDP devices need no descriptor\n",
-                   peer_text(bound_).c_str(), reg_.devices().size(), reg_.accounts().size(), file_limit_,
+                   peer_text(bound_).c_str(), reg_.devices().size(), reg_.devices().size() == 1 ? "" : "s",
+                   reg_.accounts().size(), reg_.accounts().size() == 1 ? "" : "s", file_limit_,
                    static_cast<unsigned long long>(capacity_));
   }
   sweep_ticks_ = std::clamp<std::uint32_t>(router_.timeout_ticks() / 4, 100 / kTickMs, 1000 / kTickMs);

@@ -74,10 +74,7 @@ SHELL_WORDS = {"while", "until", "for", "if", "{", "(", "sleep"}
 # expected, word for word at the start of the error. Each is still run and listed as XFAIL;
 # any other failure of it is a FAIL (m2m-simdevice built but answering differently), and so is
 # a pass, so the entry is removed when the missing piece lands.
-EXPECTED_FAILURES = {
-    ("README.md", "term.reboot"): "needs m2m-simdevice",   # issue 9, built on another branch
-    ("m2m-send.1", "term.reboot"): "needs m2m-simdevice",
-}
+EXPECTED_FAILURES = {}  # (source, words in the example) -> why; empty: every example must run
 
 
 def expected_failure(ex):

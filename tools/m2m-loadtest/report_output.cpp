@@ -82,7 +82,9 @@ int ReportOutput::finish(const loadtest::Report& r) const {
     std::fprintf(stderr, "%s: %zu of %zu goals missed\n", kProg.data(), missed, slo.size());
     return cli::goal_missed;
   }
-  if (!quiet) std::fprintf(stderr, "%s: all %zu goals held\n", kProg.data(), slo.size());
+  if (!quiet)
+    std::fprintf(stderr, slo.size() == 1 ? "%s: the %zu goal held\n" : "%s: all %zu goals held\n", kProg.data(),
+                 slo.size());
   return cli::ok;
 }
 

@@ -80,6 +80,11 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
                  "for a device with a TCP session, accept its UDP frames from: same-ip (its TCP address) or any")
       ->type_name("same-ip|any")
       ->default_str("same-ip");
+  sv->add_option("--firmware-dir", s.opt.firmware_dir,
+                 "serve firmware updates from this folder: an operator's term.ota_start names a file there "
+                 "(its checksum filled in when left out) and devices fetch its frames from the platform")
+      ->type_name("DIR")
+      ->check(CLI::ExistingDirectory);
   sv->add_flag("--reuseport", s.opt.reuseport, "set SO_REUSEPORT so several processes can share the port");
   cli::add_crc(*sv, s.opt.crc);
   sv->add_flag("-q,--quiet", s.opt.quiet, "no session events (listening, stats and shutdown lines remain)");
@@ -166,6 +171,6 @@ int serve(ServeArgs& a) {
     cli::error(kProg, r.error().message);
     return cli::failure;
   }
-  return server.run(stop) == 0 ? cli::ok : cli::failure;
+  return server.run(stop) != 0 ? cli::failure : cli::exit_after_interrupt(cli::OnInterrupt::server_stop);
 }
 }  // namespace m2m::server_tool
