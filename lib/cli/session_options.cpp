@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "m2m/frame.hpp"
 

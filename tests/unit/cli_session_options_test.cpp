@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "cli/app.hpp"
 #include "cli/session_options.hpp"
 
 using namespace m2m;
