@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/units.hpp"
@@ -16,9 +17,32 @@ EventLog::Line::Line(std::string_view event) {
 
 std::string EventLog::Line::text() const { return j_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
+std::string EventLog::Line::readable() const {
+  std::string out;
+  for (const auto& [key, v] : j_.items()) {
+    if (key == "ts" || key == "event") {
+      if (!out.empty()) out += ' ';
+      out += v.get<std::string>();
+      continue;
+    }
+    out += ' ';
+    out += key;
+    out += '=';
+    if (v.is_string()) {
+      const std::string& sv = v.get_ref<const std::string&>();
+      const bool bare = !sv.empty() && sv.find_first_of(" \t\"'=\\") == std::string::npos &&
+                        std::all_of(sv.begin(), sv.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20; });
+      out += bare ? sv : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  return out;
+}
+
 void EventLog::write(const Line& line) {
-  if (sink_) return sink_(line.text());
-  const std::string text = line.text();
+  const std::string text = format_ == EventFormat::text ? line.readable() : line.text();
+  if (sink_) return sink_(text);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);

@@ -1,5 +1,5 @@
 // The server's observability: JSON Lines events on stdout ({"ts":…,"event":…,…}), one per
-// line, flushed. Session events (login, relay, …) are silenced by -q; lifecycle lines
+// line, flushed; or the same fields as readable text ("TS EVENT key=value …", --format text). Session events (login, relay, …) are silenced by -q; lifecycle lines
 // (listening, stats, shutdown) are always written. A test (or the fuzz target) passes a sink
 // to read the events instead of stdout.
 #pragma once
@@ -13,11 +13,14 @@
 
 namespace m2m::platform {
 
+enum class EventFormat : std::uint8_t { json, text };
+
 class EventLog {
  public:
   using Sink = std::function<void(const std::string& line)>;
   explicit EventLog(bool quiet = false, Sink sink = {}) : quiet_(quiet), sink_(std::move(sink)) {}
   bool session_events() const { return !quiet_; }
+  void set_format(EventFormat f) { format_ = f; }
 
   // A line under construction: fields keep their insertion order after ts and event.
   class Line {
@@ -28,7 +31,8 @@ class EventLog {
       j_[std::string(key)] = std::forward<T>(value);
       return *this;
     }
-    std::string text() const;
+    std::string text() const;      // the JSON line
+    std::string readable() const;  // "TS EVENT key=value …": strings bare unless they need quotes
 
    private:
     nlohmann::ordered_json j_;
@@ -41,6 +45,7 @@ class EventLog {
 
  private:
   bool quiet_;
+  EventFormat format_ = EventFormat::json;
   Sink sink_;
 };
 

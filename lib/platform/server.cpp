@@ -50,6 +50,7 @@ Server::Server(Registry& registry, ServerOptions options)
       loop_(*this, loop_options(opt_)),
       scratch_(options.crc),
       reg_(registry) {
+  log_.set_format(opt_.event_format);
   start_ = std::chrono::steady_clock::now();
 }
 

@@ -53,6 +53,7 @@ struct ServerOptions : RouterOptions {
   std::size_t max_send_queue = 64 * 1024;
   std::uint64_t max_tcp_sessions = 0;              // 0: what the file limit allows
   std::uint32_t max_conns_per_ip = 0;              // 0: no per-address cap
+  EventFormat event_format = EventFormat::json;    // --format
 };
 
 class Server final : Outbox, Clock, net::Loop::Handler {

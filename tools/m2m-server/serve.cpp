@@ -88,6 +88,10 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
       ->check(CLI::ExistingDirectory);
   sv->add_flag("--reuseport", s.opt.reuseport, "set SO_REUSEPORT so several processes can share the port");
   cli::add_crc(*sv, s.opt.crc);
+  sv->add_option("-f,--format", s.format, "events as json (JSON Lines) or text (one readable line each: TS EVENT key=value …)")
+      ->type_name("json|text")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->default_str("json");
   sv->add_flag("-q,--quiet", s.opt.quiet, "no session events (listening, stats and shutdown lines remain)");
   sv->add_flag("-v,--verbose", s.verbose, "accepted for symmetry; every session event is already written");
 
@@ -142,6 +146,7 @@ int serve(ServeArgs& a) {
     cli::error(kProg, "--udp-trust: expected same-ip or any, not '" + a.udp_trust + "'");
     return cli::usage;
   }
+  a.opt.event_format = a.format == "text" ? platform::EventFormat::text : platform::EventFormat::json;
   // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
   // platform on an empty registry that refuses every login. This connection only loads the
   // registry; the server's writer thread opens its own to follow and write the file.

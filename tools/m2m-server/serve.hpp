@@ -20,6 +20,7 @@ struct ServeArgs {
   std::uint64_t max_conns_per_ip = 0;
   std::uint64_t max_terminals = 1000;
   std::string udp_trust = "same-ip";
+  std::string format = "json";
   bool verbose = false;
   platform::ServerOptions opt;
 };
