@@ -47,20 +47,36 @@ Bytes frame_request(const std::string& file, std::uint16_t n, std::uint16_t size
   REQUIRE(ai::put_ota_frame_request(b, ai::OtaFrameRequest{file, n, size}));
   return b;
 }
+
+// A platform with device A (TCP session on fd 5) and operator account 7 (fd 6), logged in.
+struct Platform {
+  Harness h;
+  Token ta{}, t7{};
+  explicit Platform(const std::string& firmware_dir) : h(options(firmware_dir)) {
+    h.add_device(A, "pa", "g1");
+    h.add_account(7, "app", {"g1"});
+    h.connect(5);
+    h.connect(6);
+    auto a = h.tcp_login(5, A, "pa");
+    auto o = h.tcp_login(6, 7, "app", ai::cls::platform);
+    REQUIRE((a && o));
+    ta = *a;
+    t7 = *o;
+  }
+  static RouterOptions options(const std::string& dir) {
+    RouterOptions opt;
+    opt.firmware_dir = dir;
+    return opt;
+  }
+};
 }  // namespace
 
 TEST_CASE("router ota: the platform fills in the checksum and serves every frame from its folder") {
   FirmwareDir fw;
-  RouterOptions opt;
-  opt.firmware_dir = fw.path();
-  Harness h(opt);
-  h.add_device(A, "pa", "g1");
-  h.add_account(7, "app", {"g1"});
-  h.connect(5);
-  h.connect(6);
-  auto ta = h.tcp_login(5, A, "pa");
-  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
-  REQUIRE((ta && t7));
+  Platform p(fw.path());
+  Harness& h = p.h;
+  const Token* ta = &p.ta;
+  const Token* t7 = &p.t7;
 
   h.tcp(6, request(ai::cls::term, 0x56, A, *t7, start_body("app-v2.bin", std::nullopt), 0x0101));
   auto fwd = h.last_to(5);
@@ -102,16 +118,10 @@ TEST_CASE("router ota: the platform fills in the checksum and serves every frame
 
 TEST_CASE("router ota: file names outside the folder and missing files are refused to the operator") {
   FirmwareDir fw;
-  RouterOptions opt;
-  opt.firmware_dir = fw.path();
-  Harness h(opt);
-  h.add_device(A, "pa", "g1");
-  h.add_account(7, "app", {"g1"});
-  h.connect(5);
-  h.connect(6);
-  auto ta = h.tcp_login(5, A, "pa");
-  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
-  REQUIRE((ta && t7));
+  Platform p(fw.path());
+  Harness& h = p.h;
+  const Token* ta = &p.ta;
+  const Token* t7 = &p.t7;
   const std::size_t before = h.to_fd(5).size();
   for (const char* name : {"../outside.bin", "/etc/passwd", "..", "missing.bin"}) {
     h.tcp(6, request(ai::cls::term, 0x56, A, *t7, start_body(name, std::nullopt), 0x0102));
@@ -130,14 +140,10 @@ TEST_CASE("router ota: file names outside the folder and missing files are refus
 }
 
 TEST_CASE("router ota: without --firmware-dir a start with checksum passes, frames are unsupported") {
-  Harness h;
-  h.add_device(A, "pa", "g1");
-  h.add_account(7, "app", {"g1"});
-  h.connect(5);
-  h.connect(6);
-  auto ta = h.tcp_login(5, A, "pa");
-  auto t7 = h.tcp_login(6, 7, "app", ai::cls::platform);
-  REQUIRE((ta && t7));
+  Platform p("");
+  Harness& h = p.h;
+  const Token* ta = &p.ta;
+  const Token* t7 = &p.t7;
   h.tcp(6, request(ai::cls::term, 0x56, A, *t7, start_body("x.bin", 0x3C), 0x0103));
   auto fwd = h.last_to(5);
   REQUIRE(fwd);

@@ -6,8 +6,12 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from m2m_client import stop_process  # noqa: E402
 
 
 class Sim:
@@ -79,14 +83,7 @@ class Sim:
         return self.proc.wait(timeout=timeout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     def __enter__(self):
         return self

@@ -216,6 +216,18 @@ class Peer:
         return False
 
 
+def stop_process(proc, grace=5):
+    """SIGTERM, then SIGKILL after `grace` seconds; returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Server:
     """m2m-server on 127.0.0.1 with a fresh registry; use as a context manager."""
 
@@ -281,14 +293,7 @@ class Server:
             self.seen.append(e)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     def __exit__(self, *exc):
         self.stop()
