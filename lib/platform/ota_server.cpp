@@ -172,7 +172,7 @@ void Server::start(std::uint64_t device) {
   if (it == by_device_.end()) return;  // gone meanwhile: the stall timeout decides
   const Conn& c = conns_[it->second];
   Bytes body;
-  if (!ai::put_ota_start(body, ai::OtaStart{image_->name, image_->sum})) return;
+  if (!ai::put_ota_start(body, ai::OtaStart{image_->name, opt_.announce_checksum >= 0 ? static_cast<std::uint8_t>(opt_.announce_checksum) : image_->sum})) return;
   send(it->second, ai::FrameView{static_cast<std::uint8_t>(ai::cmd::term_ota_start >> 8),
                                  static_cast<std::uint8_t>(ai::cmd::term_ota_start & 0xFF), seq_++, 0,
                                  ai::status::request, device, ByteView(c.token), body});

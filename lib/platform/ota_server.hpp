@@ -34,6 +34,7 @@ struct ServerOptions {
   Millis run_timeout{0};                // stop after this long; 0: never
   bool until_done = false;              // stop once the campaign is done
   bool accept_any = false;              // any id and password may log in
+  int announce_checksum = -1;           // 0..255: announced instead of the image's (a corrupted-image test)
 };
 
 // What the server tells its owner (m2m-ota-serve prints it).

@@ -1,6 +1,8 @@
 // m2m-ota-serve: a stand-alone firmware update server (m2m-ota-serve(1)). The options and the
 // output are here; the server is lib/platform/ota_server.
 #include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -123,6 +125,11 @@ int main(int argc, char** argv) {
                     "a device that asks for no frame for this long is reported failed");
   cli::add_duration(app, "--relogin-timeout", co.relogin_timeout,
                     "after 'upgrade ok', the device must log in again within this");
+  std::optional<std::string> checksum;
+  cli::add_optional(app, "--checksum", checksum,
+                    "announce this checksum (0-255, or 0x..) instead of the image's: the devices then reject the "
+                    "update, to test how a corrupted image is reported",
+                    "N");
   app.add_flag("--until-done", until_done,
                "exit once every targeted device finished: 0 when all succeeded, 7 otherwise");
   cli::add_duration(app, "-t,--timeout", timeout, "stop after this long (0: run until done or interrupted)")
@@ -196,6 +203,12 @@ int main(int argc, char** argv) {
   so.run_timeout = timeout;
   so.until_done = until_done;
   so.accept_any = accept_any;
+  if (checksum) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(checksum->c_str(), &end, 0);
+    if (checksum->empty() || *end || v > 255) return usage_error("--checksum: expected 0-255 or 0x00-0xFF, not '" + *checksum + "'");
+    so.announce_checksum = static_cast<int>(v);
+  }
 
   cli::ProgressLine progress(stderr);
   const auto t0 = std::chrono::steady_clock::now();
