@@ -99,9 +99,9 @@ class OtaServe:
         self.stop()
 
 
-def sim(port, start, n, extra=()):
+def sim(port, start, n, extra=(), password="text:pw"):
     return Sim(["--server", "127.0.0.1:%d" % port, "--count", str(n), "--id-start", "0x%X" % start,
-                "--password", "text:pw", "--reboot-time", "200ms", "-t", "170s"] + list(extra), verbose=False)
+                "--password", password, "--reboot-time", "200ms", "-t", "170s"] + list(extra), verbose=False)
 
 
 def test_twenty_devices_from_one_mib_image():
@@ -244,8 +244,35 @@ def test_operator_update_through_m2m_server_firmware_dir():
         assert '"software":"app-v2"' in r.stdout.replace(" ", ""), r.stdout
 
 
+def test_registry_passwords_and_the_frame_size_cap():
+    """--db: the registry's passwords (a wrong one never logs in, so it is reported not
+    started); --frame-size 512 refuses the simulated devices' 1024-byte frames, and the device
+    reports the refusal."""
+    path, _ = image(8192, 4)
+    with Server(devices=[("0000000000007000", "text:right", "lab", 1, ""),
+                         ("0000000000007001", "text:right", "lab", 1, "")]) as reg:
+        reg.stop()
+        with OtaServe(["--firmware", path, "--db", reg.db, "--until-done", "-t", "5s"]) as srv, \
+                sim(srv.port, 0x7000, 1, password="text:right"), \
+                Sim(["--server", "127.0.0.1:%d" % srv.port, "--id", "0x7001", "--password", "text:wrong",
+                     "-t", "30s"], verbose=False):
+            rc = srv.wait(30)
+            got = srv.devices()
+            assert rc == 7, rc
+            assert got["0000000000007000"]["ok"] is True, got
+            assert got["0000000000007001"]["outcome"] == "not started: the device did not log in", got
+        with OtaServe(["--firmware", path, "--db", reg.db, "--devices", "0x7000", "--frame-size", "512",
+                       "--until-done", "-t", "30s"]) as srv, sim(srv.port, 0x7000, 1, password="text:right"):
+            rc = srv.wait(40)
+            r = srv.devices()["0000000000007000"]
+            assert rc == 7, rc
+            assert r["ok"] is False and r["outcome"].startswith("refused at frame 0"), r
+            assert r["bytes"] == 0, r
+
+
 if __name__ == "__main__":
     run_tests([test_twenty_devices_from_one_mib_image, test_corrupted_image_is_reported_failed_and_until_done_exits_7,
                test_device_killed_mid_update_fails_after_the_stall_timeout, test_max_parallel_five,
                test_until_done_exit_0_and_7_for_a_target_that_never_logs_in,
-               test_operator_update_through_m2m_server_firmware_dir])
+               test_operator_update_through_m2m_server_firmware_dir,
+               test_registry_passwords_and_the_frame_size_cap])
