@@ -1,3 +1,4 @@
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+#include "cli/app.hpp"
 #include "cli/completion.hpp"
 
 #include <map>

@@ -1,10 +1,13 @@
 #include "cli/session_options.hpp"
 
+#include <charconv>
+
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "m2m/frame.hpp"
 
@@ -91,9 +94,17 @@ Result<Identity> check_identity(std::string_view device, std::string_view accoun
     id.device = *d;
   }
   if (!account.empty()) {
-    auto a = ai::parse_device(account);
-    if (!a) return fail(ErrorKind::bad_value, "--account: " + a.error().message);
-    id.account = *a;
+    // Account ids are decimal numbers, as `m2m-server account add` takes and lists them; a
+    // 0x prefix gives hex (the header id of a capture).
+    std::uint64_t v = 0;
+    const bool hex = account.size() > 2 && (account.substr(0, 2) == "0x" || account.substr(0, 2) == "0X");
+    const std::string_view digits = hex ? account.substr(2) : account;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, hex ? 16 : 10);
+    if (ec != std::errc{} || end != digits.data() + digits.size())
+      return fail(ErrorKind::bad_value, "--account: '" + std::string(account) +
+                                            "' is not an account id (a decimal number as `m2m-server account list` "
+                                            "shows it, or 0x and hex digits)");
+    id.account = v;
   }
   if (password) {
     auto p = ai::parse_password(*password);

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli_fwd.hpp"
 
 #include "core/error.hpp"
 #include "m2m/messages.hpp"

@@ -54,13 +54,12 @@ timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --device "$id" --password "$other
 [ "$rc" = 5 ] || fail "login with seed 8's password: exit $rc, expected 5: $(cat "$work/err")"
 grep -q "^m2m-send: error: login of $id rejected (status fail)$" "$work/err" || fail "refusal message: $(cat "$work/err")"
 
-# An operator account of the population logs in too. m2m-send reads --account as a device id
-# (hex digits), m2m-server's account CSV as a decimal number: give m2m-send the hex form.
+# An operator account of the population logs in too (account ids are decimal everywhere).
 arow=$("$LT" provision --count 1000 --seed 7 --groups 4 --accounts | sed -n 3p)
 aid=${arow%%,*}
 apw=$(cut -d, -f3 <<<"$arow")
 rc=0
-timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --account "$(printf '%016X' "$aid")" --password "$apw" --listen -n 1 -t 500ms >"$work/out" 2>"$work/err" || rc=$?
+timeout 10 "$BIN_DIR/m2m-send" --server "$srv" --account "$aid" --password "$apw" --listen -n 1 -t 500ms >"$work/out" 2>"$work/err" || rc=$?
 [ "$rc" = 0 ] || fail "account $aid login: exit $rc: $(cat "$work/err")"
 grep -q "\"event\":\"login\".*\"account\":$aid" "$work/server.log" || fail "the server logged no login of account $aid: $(grep account "$work/server.log" | tail -3)"
 echo "loadtest_provision_login: ok"

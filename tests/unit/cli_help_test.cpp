@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 
 using namespace m2m;

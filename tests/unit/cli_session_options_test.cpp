@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "cli/app.hpp"
 #include "cli/session_options.hpp"
 
 using namespace m2m;
@@ -54,6 +55,16 @@ TEST_CASE("session options: the identity is checked, errors name the flag") {
   REQUIRE(id);
   CHECK(id->login_id() == 7);
   CHECK_FALSE(id->password);
+  // Account ids are decimal, as m2m-server account add/list take and show them; 0x for hex.
+  id = cli::check_identity("", "900001", std::nullopt);
+  REQUIRE(id);
+  CHECK(id->login_id() == 900001u);
+  id = cli::check_identity("", "0x10", std::nullopt);
+  REQUIRE(id);
+  CHECK(id->login_id() == 16u);
+  auto hexish = cli::check_identity("", "00000000000DBBA1", std::nullopt);
+  REQUIRE_FALSE(hexish);
+  CHECK(hexish.error().message.find("decimal number") != std::string::npos);
 
   auto bad = cli::check_identity("nothex", "", std::nullopt);
   REQUIRE_FALSE(bad);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli_fwd.hpp"
 
 #include "gree/json.hpp"
 #include "link.hpp"

@@ -1,6 +1,7 @@
 // gree-ctl emulate's options and the words they arrive as (emulate.cpp runs the units).
 #include <sstream>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 

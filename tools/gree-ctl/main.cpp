@@ -2,6 +2,7 @@
 // offline, and emulate units on a pseudo-terminal. Options are declared here and in
 // options.cpp / emulate_options.cpp; the work is in commands.cpp, codec_cmds.cpp, emulate.cpp
 // and bridge.cpp.
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 #include "core/units.hpp"

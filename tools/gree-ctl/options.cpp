@@ -1,6 +1,7 @@
 // gree-ctl's program-wide line options and the bridge's options; main.cpp only dispatches.
 #include <cstdlib>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 

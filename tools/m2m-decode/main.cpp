@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "cli/output.hpp"
 #include "stream_decoder.hpp"

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string_view>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli_fwd.hpp"
 
 namespace m2m::loadtest_tool {
 

@@ -2,6 +2,7 @@
 // deterministic population; `merge` combines run reports and checks goals (--slo).
 #include <vector>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 

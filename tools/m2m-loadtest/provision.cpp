@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 #include "loadtest/provision.hpp"

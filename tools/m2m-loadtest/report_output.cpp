@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "commands.hpp"
 

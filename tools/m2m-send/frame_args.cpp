@@ -1,3 +1,4 @@
+#include "cli/app.hpp"
 #include "frame_args.hpp"
 
 #include <utility>

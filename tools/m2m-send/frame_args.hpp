@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
+#include "cli/cli_fwd.hpp"
 #include "cli/session_options.hpp"
 #include "core/error.hpp"
 

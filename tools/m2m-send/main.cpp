@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "cli/input.hpp"
 #include "cli/output.hpp"

@@ -1,3 +1,4 @@
+#include "cli/app.hpp"
 #include "telematics_send.hpp"
 
 #include <cstdio>

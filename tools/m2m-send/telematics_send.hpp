@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "cli/cli_fwd.hpp"
 #include "frame_args.hpp"
 
 namespace m2m::send {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "m2m/frame.hpp"
 #include "platform/csv.hpp"

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "admin.hpp"
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "serve.hpp"
 

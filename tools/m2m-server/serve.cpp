@@ -3,6 +3,7 @@
 #include <csignal>
 #include <string>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "net/endpoint.hpp"
 #include "net/loop.hpp"

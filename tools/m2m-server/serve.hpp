@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli_fwd.hpp"
 
 #include "platform/server.hpp"
 

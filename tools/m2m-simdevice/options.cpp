@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "cli/session_options.hpp"
 #include "m2m/frame.hpp"
