@@ -1,13 +1,14 @@
 // m2m-ota-serve: a stand-alone firmware update server (m2m-ota-serve(1)). The options and the
 // output are here; the server is lib/platform/ota_server.
 #include <csignal>
-#include <cstdlib>
-#include <optional>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "cli/progress.hpp"
 #include "m2m/frame.hpp"
