@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   cli::add_count(app, "--max-parallel", max_parallel, "devices updating at once; the others wait their turn (0: no limit)")
       ->default_str("0");
   cli::add_count(app, "--abort-after-failures", abort_after,
-                 "start no new update after K devices failed, as a staged rollout would (0: never)")
+                 "start no new update after N devices failed, as a staged rollout would (0: never)")
       ->default_str("0");
   cli::add_duration(app, "--stall-timeout", co.stall_timeout,
                     "a device that asks for no frame for this long is reported failed");
