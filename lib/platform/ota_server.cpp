@@ -101,7 +101,7 @@ void Server::frame(int fd, Conn& c, const ai::FrameView& f) {
       version_known(fd, c, std::move(version));
     } else if (command == ai::cmd::term_ota_start) {
       campaign_.start_reply(c.device, f.status == ai::status::ok, now);
-      report();
+      report(c.device);
     }
     return;
   }
@@ -115,7 +115,7 @@ void Server::frame(int fd, Conn& c, const ai::FrameView& f) {
       auto ev = ai::get_event(f.data);
       if (ev && ev->code == ai::event_code::upgrade) {
         campaign_.upgrade_event(c.device, ev->description, now);
-        report();
+        report(c.device);
       }
       return;
     }
@@ -164,7 +164,7 @@ void Server::login(int fd, Conn& c, const ai::FrameView& f) {
 void Server::version_known(int, Conn& c, std::string version) {
   c.version_asked = Time{};
   if (campaign_.online(c.device, version, Clock::now())) start(c.device);
-  report();
+  report(c.device);
 }
 
 void Server::start(std::uint64_t device) {
@@ -196,22 +196,27 @@ void Server::serve_frame(int fd, Conn& c, const ai::FrameView& f) {
   reply(fd, c, f, ai::status::ok, body);
   bytes_served_ += slice->count;
   campaign_.frame_served(c.device, req->frame, slice->count, Clock::now());
-  report();
+  report(c.device);
 }
 
-// Phase changes and finished transfers to the observer.
-void Server::report() {
-  if (obs_.changed)
-    for (auto& [id, fd] : by_device_) {
-      (void)fd;
-      const Transfer* t = campaign_.find(id);
-      if (!t || t->phase == Phase::ok || t->phase == Phase::failed || t->phase == Phase::waiting) continue;
-      auto [it, fresh] = shown_.try_emplace(id, Phase::waiting);
-      if (it->second != t->phase) {
-        it->second = t->phase;
-        obs_.changed(*t);
-      }
+// Phase changes and finished transfers to the observer: of `device` alone (after one of its
+// frames: no walk over every device per frame), or of every online device (0, once a tick).
+void Server::report(std::uint64_t device) {
+  auto changed = [&](std::uint64_t id) {
+    const Transfer* t = campaign_.find(id);
+    if (!t || t->phase == Phase::ok || t->phase == Phase::failed || t->phase == Phase::waiting) return;
+    auto [it, fresh] = shown_.try_emplace(id, Phase::waiting);
+    if (it->second != t->phase) {
+      it->second = t->phase;
+      obs_.changed(*t);
     }
+  };
+  if (obs_.changed) {
+    if (device)
+      changed(device);
+    else
+      for (auto& [id, fd] : by_device_) changed(id);
+  }
   for (const Transfer& t : campaign_.take_finished()) {
     shown_.erase(t.device);
     if (obs_.finished) obs_.finished(t);

@@ -90,7 +90,7 @@ class Server final : net::Loop::Handler {
   void send(int fd, const ai::FrameView& f);
   void reply(int fd, const Conn& c, const ai::FrameView& req, std::uint8_t status, ByteView data);
   void serve_frame(int fd, Conn& c, const ai::FrameView& f);
-  void report();
+  void report(std::uint64_t device = 0);
 
   ImagePtr image_;
   Campaign campaign_;
