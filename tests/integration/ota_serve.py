@@ -270,9 +270,46 @@ def test_registry_passwords_and_the_frame_size_cap():
             assert r["bytes"] == 0, r
 
 
+def test_garbage_and_strangers_then_sigint():
+    """Untrusted bytes: garbage, a truncated frame, a login with a short body and a frame
+    request before any login change nothing; a device still updates; SIGINT without
+    --until-done ends the server normally (exit 0) with its summary."""
+    import socket
+    from m2m_client import encode, split_frames
+    path, _ = image(4096, 2)
+    with OtaServe(["--firmware", path, "--accept-any", "--devices", "0x8000"]) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(b"\x00garbage\x55\x55\xFF" * 50)
+        s.sendall(encode(0xA0, 0x00, device=0x8001, data=b"\x01\x02"))           # login, body too short
+        s.sendall(encode(0xF0, 0x57, device=0x8001, data=b"app-v2.bin\x00\x00\x00\x04\x00"))  # no login
+        s.sendall(b"\x55" + b"\x01" * 3000)                                     # a frame that never ends
+        with sim(srv.port, 0x8000, 1):
+            srv.err_line(lambda l: "0000000000008000 ok: upgrade ok" in l, 30)
+        s.settimeout(2)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        s.close()
+        # The short login got status fail; nothing else was answered.
+        frames, rest = split_frames(got)
+        assert [(f.cls, f.cmd, f.status, f.device) for f in frames] == [(0xA0, 0x00, 1, 0x8001)], frames
+        assert rest == b"", rest
+        srv.proc.send_signal(signal.SIGINT)
+        rc = srv.wait(10)
+        assert rc == 0, rc
+        assert srv.devices()["0000000000008000"]["ok"] is True
+        assert srv.summary()["ok"] == 1
+
+
 if __name__ == "__main__":
     run_tests([test_twenty_devices_from_one_mib_image, test_corrupted_image_is_reported_failed_and_until_done_exits_7,
                test_device_killed_mid_update_fails_after_the_stall_timeout, test_max_parallel_five,
                test_until_done_exit_0_and_7_for_a_target_that_never_logs_in,
                test_operator_update_through_m2m_server_firmware_dir,
-               test_registry_passwords_and_the_frame_size_cap])
+               test_registry_passwords_and_the_frame_size_cap, test_garbage_and_strangers_then_sigint])
