@@ -1,5 +1,6 @@
 #include "platform/ota_server.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include "m2m/frame.hpp"
@@ -91,6 +92,9 @@ void Server::frame(int fd, Conn& c, const ai::FrameView& f) {
   const std::uint16_t command = ai::command_key(f.cls, f.cmd);
   if (f.status == ai::status::request && command == ai::cmd::link_login) return login(fd, c, f);
   if (!c.logged_in || f.device != c.device) return;  // nothing acts before a login
+  // A frame must carry the token this connection's login got (m2m-protocol(7), Tokens): one
+  // with another token is ignored, as the platform and a device ignore it.
+  if (f.token.size() != c.token.size() || !std::equal(f.token.begin(), f.token.end(), c.token.begin())) return;
   const Time now = Clock::now();
   if (f.status != ai::status::request) {  // replies to our requests
     if (command == ai::cmd::term_config_read && c.version_asked != Time{} && f.seq == c.version_seq) {

@@ -199,28 +199,32 @@ def test_until_done_exit_0_and_7_for_a_target_that_never_logs_in():
 def test_operator_update_through_m2m_server_firmware_dir():
     path, sum_ = image(1 << 20, 11)
     dev = "0000000000006000"
-    with Server(devices=[(dev, "text:pw", "lab", 1, "")], accounts=[(1, "operator", "text:op", "lab", 1, "")],
+    with Server(devices=[(dev, "text:pw", "lab", 1, "")],
+                accounts=[(1, "operator", "text:op", "lab", 1, ""), (2, "watcher", "text:wa", "lab", 1, "")],
                 args=["--firmware-dir", os.path.dirname(path)]) as srv, \
             Sim(["--server", "127.0.0.1:%d" % srv.port, "--id", dev, "--password", "text:pw",
                  "--reboot-time", "200ms", "--ota-frame-size", "512", "-t", "60s"], verbose=False):
         srv.wait_event("login", device=dev)
         op = ["--server", "127.0.0.1:%d" % srv.port, "--account", "1", "--password", "text:op"]
-        # The operator starts the update, the checksum left to the platform; m2m-send ends with
-        # the reply, and the operator listens from a new session (one session per account) while
-        # the device fetches 2,048 frames of 512 bytes.
-        r = subprocess.run([os.path.join(BIN, "m2m-send")] + op +
-                           ["term.ota_start", "--device", dev, "--file", "app-v2.bin", "-t", "10s"],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout.splitlines()[-1])["status"] == "ok", r.stdout
-        listener = subprocess.Popen([os.path.join(BIN, "m2m-send")] + op + ["--listen", "-t", "60s"],
+        # A second account of the group listens from before the start (one session per
+        # account: the operator's own session ends with the start's reply), so the device's
+        # 0x10 event reaches it whenever the transfer ends.
+        listener = subprocess.Popen([os.path.join(BIN, "m2m-send"), "--server", "127.0.0.1:%d" % srv.port,
+                                     "--account", "2", "--password", "text:wa", "--listen", "-t", "60s"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         records = queue.Queue()
         threading.Thread(target=lambda: [records.put(json.loads(l)) for l in listener.stdout], daemon=True).start()
         try:
+            srv.wait_event("login", account=2)
+            # The operator starts the update, the checksum left to the platform.
+            r = subprocess.run([os.path.join(BIN, "m2m-send")] + op +
+                               ["term.ota_start", "--device", dev, "--file", "app-v2.bin", "-t", "10s"],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            assert json.loads(r.stdout.splitlines()[-1])["status"] == "ok", r.stdout
             fwd = srv.wait_event("route", device=dev, type="term.ota_start")
             assert fwd["account"] == 1, fwd
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 30
             while True:
                 try:
                     ev = records.get(timeout=max(0.1, deadline - time.monotonic()))
