@@ -50,7 +50,7 @@ Result<Password> parse_password(std::string_view s);
 // A device as introduced by the platform (p2p_request reply/introduction, group_list record).
 struct PeerRecord {
   std::uint64_t id = 0;
-  Bytes token;             // token field: 1 length byte + token (9 bytes with the usual 8-byte token)
+  Bytes token;             // the token bytes only; on the wire put_peer_record writes its length byte first
   std::uint32_t ip = 0;    // IPv4, host order; 0.0.0.0 = unknown
   std::uint16_t port = 0;  // UDP port; 0 = unknown
 };
