@@ -242,7 +242,10 @@ def test_faults_and_serial_trouble_reach_the_operator():
         ev = wait_for("the E3 event", described("fault E3", "appeared"))[0]
         assert ev["code"] == 0x20 and ev["event"] == "working", ev
         assert ev["description"] == "unit 1023: fault E3 (compressor low-pressure protection) appeared", ev
-        assert any(u["faults"] == [{"code": "E3", "message": "compressor low-pressure protection"}] for u in uplinks(w, A))
+        # The state uplink carries the fault too; it may reach the watcher just after the event.
+        wait_for("an uplink with the E3 fault",
+                 lambda: any(u["faults"] == [{"code": "E3", "message": "compressor low-pressure protection"}]
+                             for u in uplinks(w, A)))
 
         # The unit goes away (the port with it): an event, retries, the cloud session stays.
         ps.stop(emu)
