@@ -3,6 +3,7 @@
 #include "cli/cli.hpp"
 #include "cli/json_pretty.hpp"
 #include "core/bytes.hpp"
+#include "m2m/data.hpp"
 #include "m2m/json.hpp"
 
 namespace m2m::cli {
@@ -44,18 +45,33 @@ bool printable_utf8(ByteView b) {
   return true;
 }
 
+// The payload a data-class frame's JSON body shows (requests of data.relay, data.p2p_send,
+// data.uplink and data.downlink), taken from the frame itself: the hex in the record is never
+// parsed back (that cost m2m-decode 40% of its speed).
+ByteView body_payload(const ai::FrameView& f) {
+  if (f.cls != ai::cls::data || f.status != ai::status::request) return {};
+  switch (ai::command_key(f.cls, f.cmd)) {
+    case ai::cmd::data_relay:
+      if (auto r = ai::get_relay(f.data)) return r->payload;
+      return {};
+    case ai::cmd::data_p2p_send:
+      if (auto p = ai::get_p2p_send(f.data)) return p->payload;
+      return {};
+    case ai::cmd::data_uplink:
+    case ai::cmd::data_downlink:
+      return ai::get_payload(f.data).payload;
+    default:
+      return {};
+  }
+}
+
 // A data-class frame whose body "payload" is printable UTF-8 gets a last member "text" with
 // that payload as text (m2m-protocol(7) JSON INTERCHANGE); the other members stay as they are.
-// `json` holds one compact frame object from `from` on.
-void add_payload_text(std::string& json, std::size_t from) {
-  static constexpr std::string_view kKey = "\"payload\":\"";
-  const std::size_t at = json.find(kKey, from);
-  if (at == std::string::npos) return;
-  const std::size_t begin = at + kKey.size(), end = json.find('"', begin);
-  if (end == std::string::npos || end == begin || json.back() != '}') return;
-  auto bytes = parse_hex(std::string_view(json).substr(begin, end - begin));
-  if (!bytes || !printable_utf8(*bytes)) return;
-  const std::string text(bytes->begin(), bytes->end());
+// `json` ends with the frame's compact object.
+void add_payload_text(std::string& json, const ai::FrameView& f) {
+  const ByteView payload = body_payload(f);
+  if (payload.empty() || json.empty() || json.back() != '}' || !printable_utf8(payload)) return;
+  const std::string text(payload.begin(), payload.end());
   json.pop_back();
   json.append(",\"text\":").append(nlohmann::json(text).dump()).push_back('}');
 }
@@ -89,12 +105,11 @@ bool RecordWriter::frame(const ai::FrameView& f, ByteView raw, const Meta& meta)
     if (format_ == RecordFormat::pretty) {
       scratch_.clear();
       ai::append_frame_json(scratch_, f, shown, extra(meta));
-      if (f.cls == ai::cls::data) add_payload_text(scratch_, 0);
+      add_payload_text(scratch_, f);
       append_pretty_json(out, scratch_);
     } else {
-      const std::size_t start = out.size();
       ai::append_frame_json(out, f, shown, extra(meta));
-      if (f.cls == ai::cls::data) add_payload_text(out, start);
+      add_payload_text(out, f);
     }
   }
   out.push_back('\n');
