@@ -1,6 +1,8 @@
 #include "cli/app.hpp"
 #include "cli/cli.hpp"
 
+#include "net/loop.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -228,10 +230,15 @@ bool color_allowed() { return stdout_is_terminal() && !no_color_requested(); }
 
 namespace {
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_signal(int) { g_interrupted.store(true); }
+net::Stop* g_stop = nullptr;  // requested too, when a program runs an event loop
+extern "C" void on_signal(int) {
+  g_interrupted.store(true);
+  if (g_stop) g_stop->request();  // async-signal-safe (an eventfd write)
+}
 }  // namespace
 
-void install_interrupt_flag() {
+void install_interrupt_flag(net::Stop* stop) {
+  g_stop = stop;
   struct sigaction sa{};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

@@ -15,6 +15,10 @@
 #include "core/error.hpp"
 #include "core/units.hpp"
 
+namespace m2m::net {
+class Stop;
+}
+
 namespace m2m::cli {
 
 // DESIGN.md "Exit codes", identical for every program and documented in every man page.
@@ -59,7 +63,9 @@ bool color_allowed();  // a terminal and NO_COLOR unset
 // server (m2m-server serve, emulators serving a link) that is stopped on purpose by SIGINT or
 // SIGTERM has done what it was asked and exits 0 after a clean shutdown; its page says so.
 // exit_after_interrupt() is the one place that maps "stopped by a signal" to the code.
-void install_interrupt_flag();
+// With `stop`, the signal also requests that event loop's stop (it must outlive the program's
+// run: a static), so a server or a fleet of devices on net::Loop ends at once.
+void install_interrupt_flag(net::Stop* stop = nullptr);
 bool interrupted();
 enum class OnInterrupt : std::uint8_t { fail, server_stop };
 int exit_after_interrupt(OnInterrupt how = OnInterrupt::fail);

@@ -1,6 +1,5 @@
 // m2m-ota-serve: a stand-alone firmware update server (m2m-ota-serve(1)). Options in
 // options.cpp, records in report.cpp, the server in lib/platform/ota_server.
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -26,12 +25,6 @@ namespace ota = m2m::platform::ota;
 using namespace m2m::ota_serve;
 constexpr std::string_view kProg = "m2m-ota-serve";
 
-net::Stop* g_stop = nullptr;
-volatile std::sig_atomic_t g_signalled = 0;
-extern "C" void on_stop_signal(int) {
-  g_signalled = 1;
-  if (g_stop) g_stop->request();
-}
 
 
 }  // namespace
@@ -109,13 +102,7 @@ int main(int argc, char** argv) {
   for (std::uint64_t id : targets) server->campaign().add_target(id);
 
   static net::Stop stop;
-  g_stop = &stop;
-  struct sigaction sa{};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  cli::install_interrupt_flag(&stop);
 
   if (auto r = server->open(); !r) {
     cli::error(kProg, "--listen " + listen + ": " + r.error().message);
@@ -134,7 +121,7 @@ int main(int argc, char** argv) {
   const unsigned unfinished = write_final(targets, server->campaign(), server->bytes_served(), name,
                                          (*image)->bytes.size(), t0);
   auto& c = server->campaign();
-  if (g_signalled) return until_done ? cli::exit_after_interrupt(cli::OnInterrupt::fail)
+  if (cli::interrupted()) return until_done ? cli::exit_after_interrupt(cli::OnInterrupt::fail)
                                      : cli::exit_after_interrupt(cli::OnInterrupt::server_stop);
   if (until_done) return c.failed() + unfinished == 0 && c.succeeded() == targets.size() ? cli::ok : cli::goal_missed;
   return cli::ok;

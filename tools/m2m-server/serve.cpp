@@ -1,6 +1,5 @@
 #include "serve.hpp"
 
-#include <csignal>
 #include <string>
 
 #include "cli/app.hpp"
@@ -14,23 +13,6 @@ namespace m2m::server_tool {
 
 namespace {
 constexpr std::string_view kProg = "m2m-server";
-
-// SIGINT/SIGTERM stop the loop through its stop object (lib/platform knows nothing of
-// signals; Stop::request is async-signal-safe).
-net::Stop* g_stop = nullptr;
-extern "C" void on_stop_signal(int) {
-  if (g_stop) g_stop->request();
-}
-
-void install_stop_signals(net::Stop& stop) {
-  g_stop = &stop;
-  struct sigaction sa{};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
 
 // A count that the server keeps in 32 bits must fit, not wrap (4294967296 would become 0: off).
 bool fits32(const char* name, std::uint64_t v, std::uint32_t& out) {
@@ -167,7 +149,7 @@ int serve(ServeArgs& a) {
     }
   }
   static net::Stop stop;  // outlives serve(): a late signal finds it still there
-  install_stop_signals(stop);
+  cli::install_interrupt_flag(&stop);  // SIGINT/SIGTERM stop the loop (lib/platform knows no signals)
   platform::Server server(reg, a.opt);
   if (auto r = server.open(); !r) {
     cli::error(kProg, r.error().message);
