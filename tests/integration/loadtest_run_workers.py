@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
@@ -115,6 +116,55 @@ def test_dead_worker_is_named():
     assert "m2m-loadtest: error: no report: the figures of the workers above are missing" in err.splitlines(), err
 
 
+def test_two_shards_merge_to_the_servers_counts():
+    """Two machines' worth of one population (--shard 1/2 and 2/2 at the same time), merged:
+    the slices do not overlap (every device logs in once) and the merged counts are the
+    server's. Shard 1 also holds the groups' accounts and sends the downlink requests."""
+    n = 200
+    csv = subprocess.run([LT, "provision", "--count", str(n), "--seed", SEED, "--groups", GROUPS, "--accounts"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    with provisioned_server(n) as srv:
+        srv.admin(["account", "import"], csv)
+        common = ["--server", "127.0.0.1:%d" % srv.port, "-n", str(n), "--seed", SEED, "--groups", GROUPS,
+                  "--rate", "400/s", "--heartbeat", "1s", "--relay", "40/s", "--downlink", "20/s", "--duration", "4s",
+                  "--progress", "none"]
+        procs = [subprocess.Popen([LT, "run", "--shard", "%d/2" % k] + common, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+        try:
+            outs = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                stop_process(p)
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err[-2000:]
+        reports = [json.loads(out) for out, _ in outs]
+        srv.stop()
+        stats = srv.wait_event("stats", timeout=10)
+    assert [r["devices"] for r in reports] == [100, 100], [r["devices"] for r in reports]
+    assert reports[1]["totals"]["downlink_sent"] == 0, reports[1]["totals"]  # only shard 1 has the accounts
+    # m2m-loadtest merge combines the machines' reports into the run's.
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for k, (out, _) in enumerate(outs):
+            files.append(os.path.join(tmp, "shard%d.json" % (k + 1)))
+            with open(files[-1], "w") as f:
+                f.write(out)
+        m = subprocess.run([LT, "merge"] + files, capture_output=True, text=True, timeout=30)
+    assert m.returncode == 0, m.stderr
+    rep = json.loads(m.stdout)
+    assert rep["devices"] == n and rep["shards"] == 2, rep
+    t = rep["totals"]
+    received = rep["relay"]["received"]
+    assert t["login_ok"] == n and t["login_fail"] == 0, t
+    assert t["downlink_sent"] > 0 and t["downlink_ok"] == t["downlink_sent"], t
+    assert rep["latency"]["downlink"]["count"] == t["downlink_ok"], rep["latency"]["downlink"]
+    # The server counts the groups' accounts' logins too, and routes each downlink request.
+    groups = int(GROUPS)
+    assert stats["logins"] == t["login_ok"] + groups, (stats, t)
+    assert stats["routed"] == t["downlink_sent"], (stats, t)
+    assert stats["relays"] == t["relay_sent"] and received == t["relay_sent"], (stats, t, received)
+
+
 if __name__ == "__main__":
     run_tests([test_lowered_limit_splits_over_workers, test_precheck_names_the_figure_the_limit_and_the_fix,
-               test_dead_worker_is_named])
+               test_dead_worker_is_named, test_two_shards_merge_to_the_servers_counts])
