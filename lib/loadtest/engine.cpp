@@ -429,8 +429,8 @@ void EngineImpl::connect(device::SimDevice& d, const ai::ServerAddr&) {
   const std::uint64_t l = d.slot;
   Dev& v = devs_[l];
   if (!(v.flags & Dev::kMarked)) v.mark = now_;  // a reconnect the device chose itself
+  if (!(v.flags & Dev::kConnecting)) ++connecting_;
   v.flags |= Dev::kMarked | Dev::kConnecting;
-  ++connecting_;
   if (!(v.flags & Dev::kTcp)) {
     v.fd = udp_fds_[(l / kUdpPerSocket) % udp_fds_.size()];
     up_.push_back(static_cast<std::uint32_t>(l));
@@ -1000,6 +1000,7 @@ Result<Report> EngineImpl::run(const net::Stop& stop, const std::function<void(c
   const double ramp_s = n_ ? static_cast<double>(n_) / opt_.traffic.login_rate : 0.0;
   mix_start_ = t0_ + static_cast<Ns>(ramp_s * 1e9);
   next_progress_ = t0_ + kNs;
+  for (Account& acc : accts_) acc.s.start(to_time(now_));
   poll_accounts();
   tick();
   if (loop_.run(done_) != 0) return fail(ErrorKind::io, "the load generator's event loop failed (epoll)");
