@@ -493,6 +493,8 @@ void EngineImpl::event(device::SimDevice& d, const device::SimEvent& e) {
       v.flags = static_cast<std::uint8_t>((v.flags | Dev::kOnline) & ~(Dev::kMarked | Dev::kChurning | Dev::kConnecting));
       ++online_;
       v.hb_base = now_ - static_cast<Ns>(v.hb_k) * hb_ns_;  // heartbeat hb_k due one interval from now
+      // The login reply came in a frame, not a poll: the wheel still holds the login's timeout.
+      if (hb_ns_ > 0) schedule(l, hb_due(v, v.hb_k) < end_ ? hb_due(v, v.hb_k) : kInf);
       break;
     case device::SimEventKind::login_failed: {
       ++report_.totals.login_fail;

@@ -138,6 +138,9 @@ TEST_CASE("engine: 200 devices, half TCP half UDP: every login ok, every heartbe
   CHECK(r.hist(Op::heartbeat).count() == r.totals.hb_acked);
   CHECK(r.hist(Op::login).count() == 200);
   CHECK(r.hist(Op::connect).count() == 100);
+  // Heartbeats leave on their schedule: a scheduler that sends them late (at the next poll
+  // of some other timer) shows here as a median of seconds, far above any loopback reply.
+  CHECK(r.hist(Op::heartbeat).percentile(50) < 250'000);
   CHECK(r.hist(Op::heartbeat).max() < 2'000'000);
   CHECK(r.duration_s >= 2.9);
   CHECK(r.duration_s < 4.0);
