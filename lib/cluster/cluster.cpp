@@ -268,7 +268,7 @@ void Cluster::send_snapshot(const std::string& subject, std::uint8_t flags) {
   if (reg_) {
     for (const platform::DeviceState& d : reg_->devices()) {
       if (!d.logged_in || d.removed) continue;
-      m.presences.push_back(Presence{d.id, platform::RemotePeer{d.token, d.udp_ip, d.udp_port, d.udp_live}});
+      m.presences.push_back(local(d));
       if (m.presences.size() == kSnapshotChunk) flush();
     }
   }
@@ -297,21 +297,15 @@ void Cluster::handle(const Message& m) {
       send_snapshot(node_subject(m.node), kSnapshotReplace | kSnapshotAnswer);
       return;
     }
-    case Op::up: {
-      const Presence& p = m.presences.front();
-      dir_.up(from, p);
-      router_->moved(p.id);  // one session per device in the cluster: a local one ends ("moved")
+    case Op::up:
+      held_elsewhere(from, m.presences.front());
       return;
-    }
     case Op::down:
       dir_.down(from, m.id);
       return;
     case Op::snapshot:
       if (m.flags & kSnapshotReplace) dir_.drop_node(from);
-      for (const Presence& p : m.presences) {
-        dir_.up(from, p);
-        router_->moved(p.id);
-      }
+      for (const Presence& p : m.presences) held_elsewhere(from, p);
       if (m.flags & kSnapshotAnswer) send_snapshot(node_subject(m.node), kSnapshotReplace);
       return;
     case Op::relay: {
@@ -361,12 +355,39 @@ const platform::RemotePeer* Cluster::find(std::uint64_t id) const {
 
 const char* Cluster::unavailable() const { return engine_up_ && connected_ ? nullptr : "cluster_unavailable"; }
 
+// One session per device in the cluster: of two logins on different nodes, the later one
+// (wall clock; equal times: the greater node name) stays; the other node's session ends with
+// reason "moved". Both nodes apply the same rule to each other's presence, so they agree.
+void Cluster::held_elsewhere(std::uint16_t node, const Presence& p) {
+  auto it = logins_.find(p.id);
+  if (it != logins_.end()) {
+    const std::string& other = dir_.node_at(node).name;
+    const bool ours_later = it->second.since > p.since || (it->second.since == p.since && opt_.node > other);
+    if (ours_later) return;  // theirs is stale: our presence makes them end it
+    router_->moved(p.id);    // ends the local session; presence(false) erases the login
+  }
+  dir_.up(node, p);
+}
+
+Presence Cluster::local(const platform::DeviceState& d) {
+  auto [it, fresh] = logins_.try_emplace(d.id, Login{d.token, 0});
+  if (fresh || it->second.token != d.token) {  // a new login (a new token), not a new endpoint
+    it->second.token = d.token;
+    it->second.since = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
+  }
+  return Presence{d.id, platform::RemotePeer{d.token, d.udp_ip, d.udp_port, d.udp_live}, it->second.since};
+}
+
 void Cluster::presence(const platform::DeviceState& d, bool online) {
   if (online) {
     Message m = message(Op::up);
-    m.presences.push_back(Presence{d.id, platform::RemotePeer{d.token, d.udp_ip, d.udp_port, d.udp_live}});
+    m.presences.push_back(local(d));
+    dir_.down(dir_.find(d.id) ? dir_.find(d.id)->node : 0, d.id);  // here now, not there
     publish(kAllSubject, m);
   } else {
+    logins_.erase(d.id);
     Message m = message(Op::down);
     m.id = d.id;
     publish(kAllSubject, m);

@@ -105,6 +105,9 @@ class Cluster final : public platform::ClusterNode {
   void send_snapshot(const std::string& subject, std::uint8_t flags);
   void heartbeat();
   void node_lost(std::uint16_t node, const char* why);
+  // Another node holds `p` since p.since: a session here ends ("moved") unless it is the later.
+  void held_elsewhere(std::uint16_t node, const Presence& p);
+  Presence local(const platform::DeviceState& d);
   void fail_pending(std::uint16_t node, const char* why);  // node 0xFFFF: all
   void connection(Note note);
   std::uint32_t add_pending(std::uint16_t node, std::uint64_t timeout_ms, RelayDone relay, CommandDone command);
@@ -125,6 +128,12 @@ class Cluster final : public platform::ClusterNode {
   platform::EventLog* log_ = nullptr;
   Directory dir_;
   std::unordered_map<std::uint32_t, Pending> pending_;
+  struct Login {
+    platform::Token token;
+    std::uint64_t since;  // wall-clock ms
+  };
+  // Devices logged in here: when (the tie-break of one session per device; ~48 B each).
+  std::unordered_map<std::uint64_t, Login> logins_;
   std::uint32_t next_corr_ = 1;
   std::uint64_t next_heartbeat_ = 0, next_expiry_ = 0;
   bool engine_up_ = true;  // the loop's view of connected_ (transitions become events)

@@ -24,6 +24,7 @@ class Writer {
     u32(p.peer.udp_ip);
     u16(p.peer.udp_port);
     u8(p.peer.udp_live ? 1 : 0);
+    u64(p.since);
   }
 
  private:
@@ -65,6 +66,7 @@ class Reader {
     p.peer.udp_ip = u32();
     p.peer.udp_port = u16();
     p.peer.udp_live = u8() != 0;
+    p.since = u64();
     return p;
   }
 

@@ -648,7 +648,8 @@ void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
     refused = "no target";
   else
     refused = group_peer(reg_.device(d), req->peer, t);
-  if (remote_ && refused && std::strcmp(refused, "offline") == 0 && remote_->find(req->peer)) {
+  // Not online here: another node may hold it (when the engine is unreachable, nobody can say).
+  if (remote_ && refused && std::strcmp(refused, "offline") == 0 && (remote_->unavailable() || remote_->find(req->peer))) {
     Bytes data;
     ai::put_relay(data, ai::Relay{self_id, req->payload});
     return relay_remote(d, src, f, req->peer, data);
@@ -688,8 +689,10 @@ void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
     refused = "no target";
   else if (!(refused = group_peer(self, req->target, t)) && !reg_.device(t).udp_live)
     refused = "no_udp_endpoint";
+  else if (remote_ && refused && std::strcmp(refused, "offline") == 0 && remote_->unavailable())
+    refused = remote_->unavailable();
   else if (remote_ && refused && std::strcmp(refused, "offline") == 0 && (there = remote_->find(req->target)))
-    refused = remote_->unavailable() ? remote_->unavailable() : there->udp_live ? nullptr : "no_udp_endpoint";
+    refused = there->udp_live ? nullptr : "no_udp_endpoint";
   const std::string target = req ? ai::format_device(req->target) : std::string();
   if (refused) {
     if (log_.session_events())
@@ -790,7 +793,7 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
   const char* refused = nullptr;
   if (d == kNone || !reg_.can_see(reg_.account(a), reg_.device(d).group))
     refused = "unknown";  // a device the account may not see is reported as unknown
-  else if (!reg_.device(d).online() && remote_ && remote_->find(f.device) &&
+  else if (!reg_.device(d).online() && remote_ && (remote_->unavailable() || remote_->find(f.device)) &&
            ai::command_key(f.cls, f.cmd) != ai::cmd::term_ota_start)
     return forward_remote(a, src, f, f.data);
   else if (!reg_.device(d).online())
