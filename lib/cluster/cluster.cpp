@@ -63,6 +63,9 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 64 * 1024);  // nothing is published while it is away
   if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 1000);  // a dead engine is noticed within ~2 s
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
+  // Publish from the loop's thread straight to the socket: nats.c's flusher thread otherwise
+  // sleeps a millisecond before each flush, which every cross-node hop would pay.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(o, true);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, on_disconnected, c.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, on_reconnected, c.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(o, on_closed, c.get());
@@ -93,6 +96,9 @@ Cluster::~Cluster() {
     for (natsSubscription* sub : subs_) natsSubscription_Destroy(sub);
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
+    // nats.c's threads may still be about to call post() (the closed callback): wait until
+    // the library's threads are gone before this object is (one Cluster per process).
+    nats_CloseAndWait(2000);
   }
   if (event_fd_ >= 0) ::close(event_fd_);
 }
