@@ -62,6 +62,57 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else float("nan")
 
 
+def measure_relay(probe, b, a, label):
+    """A relays to B at a.rate for a.seconds; prints latency percentiles."""
+    n = int(a.rate * a.seconds)
+    sent, recv_at, ack_at = {}, {}, {}
+    stop = threading.Event()
+
+    def reader(peer, out, want_status):
+        buf = b""
+        peer.sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                chunk = peer.sock.recv(1 << 16)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            now = time.perf_counter()
+            buf += chunk
+            frames, buf = split_frames(buf)
+            for f in frames:
+                if f.cls == 0xAA and f.cmd == 0x55 and f.status == want_status:
+                    if want_status == 2:
+                        out[struct.unpack(">I", f.data[8:12])[0]] = now
+                    else:
+                        out[f.seq] = now
+    tb = threading.Thread(target=reader, args=(b, recv_at, 2), daemon=True)
+    ta = threading.Thread(target=reader, args=(probe, ack_at, 0), daemon=True)
+    tb.start()
+    ta.start()
+    t0 = time.perf_counter()
+    for i in range(n):
+        due = t0 + i / a.rate
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        seq = (i % 0xFFFF) + 1
+        sent[i] = (time.perf_counter(), seq)
+        probe.send_raw(encode(0xAA, 0x55, seq, A, probe.token, struct.pack(">Q", B) + struct.pack(">I", i)))
+    elapsed = time.perf_counter() - t0
+    time.sleep(1)
+    stop.set()
+    deliver = [(recv_at[i] - sent[i][0]) * 1000 for i in sent if i in recv_at]
+    acks = [(ack_at[s] - t) * 1000 for i, (t, s) in sent.items() if s in ack_at and i >= n - 0xFFFF]
+    print(label + ": %d frames at %d/s offered (%.0f/s achieved by the Python sender), %d delivered, "
+          "%d acked" % (n, a.rate, n / elapsed, len(deliver), len(ack_at)))
+    print("  send -> target receives: p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
+          (pct(deliver, 50), pct(deliver, 99), max(deliver) if deliver else float("nan")))
+    print("  send -> sender's ok:     p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
+          (pct(acks, 50), pct(acks, 99), max(acks) if acks else float("nan")))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -80,6 +131,9 @@ def main():
         time.sleep(0.5)
         after = rss_kib(single.proc.pid)
         keep.close()
+        pa, pb = Peer(single.port, A), Peer(single.port, B)
+        assert pa.login(password("a")).status == OK and pb.login(password("b")).status == OK
+        measure_relay(pa, pb, a, "relay within one node (the driver's own share)")
     print("single node: %d UDP devices logged in; RSS %d -> %d KiB (%.1f B per online device)" %
           (ok, before, after, (after - before) * 1024.0 / max(ok, 1)))
 
@@ -105,53 +159,7 @@ def main():
         while probe.request(0xAA, 0x55, struct.pack(">Q", B) + b"w").status != OK:
             assert time.monotonic() < deadline, "n0 never saw B"
         b.recv(1)
-        n = int(a.rate * a.seconds)
-        sent, recv_at, ack_at = {}, {}, {}
-        stop = threading.Event()
-
-        def reader(peer, out, want_status):
-            buf = b""
-            peer.sock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    chunk = peer.sock.recv(1 << 16)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    return
-                now = time.perf_counter()
-                buf += chunk
-                frames, buf = split_frames(buf)
-                for f in frames:
-                    if f.cls == 0xAA and f.cmd == 0x55 and f.status == want_status:
-                        if want_status == 2:
-                            out[struct.unpack(">I", f.data[8:12])[0]] = now
-                        else:
-                            out[f.seq] = now
-        tb = threading.Thread(target=reader, args=(b, recv_at, 2), daemon=True)
-        ta = threading.Thread(target=reader, args=(probe, ack_at, 0), daemon=True)
-        tb.start()
-        ta.start()
-        t0 = time.perf_counter()
-        for i in range(n):
-            due = t0 + i / a.rate
-            now = time.perf_counter()
-            if due > now:
-                time.sleep(due - now)
-            seq = (i % 0xFFFF) + 1
-            sent[i] = (time.perf_counter(), seq)
-            probe.send_raw(encode(0xAA, 0x55, seq, A, probe.token, struct.pack(">Q", B) + struct.pack(">I", i)))
-        elapsed = time.perf_counter() - t0
-        time.sleep(1)
-        stop.set()
-        deliver = [(recv_at[i] - sent[i][0]) * 1000 for i in sent if i in recv_at]
-        acks = [(ack_at[s] - t) * 1000 for i, (t, s) in sent.items() if s in ack_at and i >= n - 0xFFFF]
-        print("relay n0 -> n1: %d frames at %d/s offered (%.0f/s achieved by the Python sender), %d delivered, "
-              "%d acked" % (n, a.rate, n / elapsed, len(deliver), len(ack_at)))
-        print("  send -> target receives: p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
-              (pct(deliver, 50), pct(deliver, 99), max(deliver) if deliver else float("nan")))
-        print("  send -> sender's ok:     p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
-              (pct(acks, 50), pct(acks, 99), max(acks) if acks else float("nan")))
+        measure_relay(probe, b, a, "relay n0 -> n1 (two nodes)")
         # The alternative: one subject per device, measured on the same nats-server.
         sub_bin = os.path.join(a.bin, "bench_cluster_subjects")
         if os.path.exists(sub_bin):

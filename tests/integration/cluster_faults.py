@@ -3,12 +3,15 @@ within the heartbeat timeout; its devices log in elsewhere and everything works)
 stopped (local traffic goes on, cross-node operations fail at once with a clear reason, and
 everything recovers when NATS returns; each transition is an event)."""
 import os
+import shutil
+import socket
 import struct
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "support"))
-from m2m_client import FAIL, OK, Peer, password, run_tests  # noqa: E402
+from m2m_client import FAIL, OK, Peer, Server, password, run_tests  # noqa: E402
 from cluster_fixture import Cluster  # noqa: E402
 
 A, B, D = 0xA1, 0xB2, 0xD4
@@ -88,5 +91,23 @@ def test_nats_stopped_and_back():
         assert got is not None and got.data == struct.pack(">Q", A) + b"probe", got
 
 
+def test_a_node_without_its_engine_does_not_start():
+    reg = Server(DEVICES)  # only its registry file
+    try:
+        with socket.socket() as s:  # a loopback port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        r = subprocess.run([reg.bin, "serve", "--db", reg.db, "--listen", "127.0.0.1:0", "--cluster",
+                            "nats://127.0.0.1:%d" % port], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 6, r
+        assert "cannot reach NATS at nats://127.0.0.1:%d" % port in r.stderr and "start nats-server" in r.stderr, r
+        assert r.stdout == "", "a node without its engine served: %r" % r.stdout
+        r = subprocess.run([reg.bin, "serve", "--db", reg.db, "--cluster", "nats://127.0.0.1:%d" % port,
+                            "--node", "a.b"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and "--node: 'a.b' is not a node name" in r.stderr, r
+    finally:
+        shutil.rmtree(reg.dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run_tests([test_sigkill_of_a_node, test_nats_stopped_and_back])
+    run_tests([test_sigkill_of_a_node, test_nats_stopped_and_back, test_a_node_without_its_engine_does_not_start])
