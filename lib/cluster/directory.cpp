@@ -32,6 +32,15 @@ std::size_t Directory::alive_nodes() const {
   return n;
 }
 
+void Directory::up(std::uint16_t node, const Presence& p) {
+  auto [it, fresh] = entries_.try_emplace(p.id, Entry{p.peer, p.since, node});
+  if (!fresh) {
+    if (it->second.node != node && it->second.since > p.since) return;
+    it->second = Entry{p.peer, p.since, node};
+  }
+  nodes_[node].holds = true;
+}
+
 void Directory::down(std::uint16_t node, std::uint64_t id) {
   auto it = entries_.find(id);
   if (it != entries_.end() && it->second.node == node) entries_.erase(it);

@@ -3,8 +3,8 @@
 // a node that stops sending heartbeats for the timeout is lost, and what it held with it.
 // No I/O, no clock of its own: the caller passes time in milliseconds.
 //
-// Memory: one hash-map entry per device online on another node (a 20-byte value, ~56 bytes
-// with the map's node and bucket); nothing per device held by this node.
+// Memory: one hash-map entry per device online on another node (a 32-byte value; 64-79 bytes
+// measured with the map's node and bucket); nothing per device held by this node.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,7 @@ class Directory {
  public:
   struct Entry {
     platform::RemotePeer peer;
+    std::uint64_t since;  // the login's wall-clock time: an older login elsewhere never replaces it
     std::uint16_t node;
   };
   struct Node {
@@ -41,10 +42,9 @@ class Directory {
   std::size_t node_count() const { return nodes_.size(); }
   std::size_t alive_nodes() const;
 
-  void up(std::uint16_t node, const Presence& p) {
-    entries_[p.id] = Entry{p.peer, node};
-    nodes_[node].holds = true;
-  }
+  // `node` holds p.id. A presence about an older login than the one known from another node
+  // is stale (a snapshot taken before the device moved on) and is ignored.
+  void up(std::uint16_t node, const Presence& p);
   // Drops `id` only when `node` is who holds it (a late logout of a device that moved on).
   void down(std::uint16_t node, std::uint64_t id);
   // Drops everything `node` held (a snapshot that replaces it, a lost node). Returns how many.

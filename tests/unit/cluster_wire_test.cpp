@@ -134,8 +134,13 @@ TEST_CASE("cluster directory: presence, late logouts, restarts and lost nodes") 
   CHECK(dir.find(0xA1)->node == n1);
   CHECK(dir.find(0xA1)->peer.token[0] == 1);
 
-  // A1 moves to n2; n1's late logout of it does not remove n2's entry.
-  dir.up(n2, presence(0xA1, 3));
+  // A1 moves to n2 (a later login); n1's late logout of it does not remove n2's entry, and a
+  // stale snapshot of n1 (the older login) does not take it back.
+  dir.up(n2, presence(0xA1, 3, 2000));
+  dir.up(n1, presence(0xA1, 1, 1000));
+  CHECK(dir.find(0xA1)->node == n2);
+  CHECK(dir.find(0xA1)->peer.token[0] == 3);
+  dir.up(n2, presence(0xA1, 3, 2000));  // the same login, a new endpoint: always taken
   dir.down(n1, 0xA1);
   REQUIRE(dir.find(0xA1));
   CHECK(dir.find(0xA1)->node == n2);

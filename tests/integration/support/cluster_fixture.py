@@ -61,7 +61,7 @@ class Nats:
 class Cluster:
     """Use as a context manager: .nodes[i] are m2m_client.Server objects (port, wait_event)."""
 
-    def __init__(self, devices=(), accounts=(), nodes=3, args=(), heartbeat="200ms"):
+    def __init__(self, devices=(), accounts=(), nodes=3, args=(), heartbeat="300ms"):
         self.dir = tempfile.mkdtemp(prefix="m2m-cluster-test-")
         self.nats = Nats(os.path.join(self.dir, "nats"))
         self.registry = Server(devices, accounts)  # creates the shared registry file
