@@ -58,14 +58,28 @@ class Nats:
             self.proc.wait()
 
 
+class Node(Server):
+    """m2m-server as a cluster node: Server, with the address to listen on chosen by the caller."""
+    listen = "127.0.0.1:0"
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([self.bin, "serve", "--db", self.db, "--listen", self.listen] + self.args,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+        ev = self.wait_event("listening", timeout=10)
+        self.port = int(ev["tcp"].rsplit(":", 1)[1])
+        return self
+
+
 class Cluster:
     """Use as a context manager: .nodes[i] are m2m_client.Server objects (port, wait_event)."""
 
-    def __init__(self, devices=(), accounts=(), nodes=3, args=(), heartbeat="300ms"):
+    def __init__(self, devices=(), accounts=(), nodes=3, args=(), heartbeat="300ms", listen=None):
         self.dir = tempfile.mkdtemp(prefix="m2m-cluster-test-")
         self.nats = Nats(os.path.join(self.dir, "nats"))
         self.registry = Server(devices, accounts)  # creates the shared registry file
         self.count = nodes
+        self.listen = listen  # one address for every node (with --reuseport in args)
         self.args = list(args) + ["--cluster-heartbeat", heartbeat]
         self.nodes = []
 
@@ -73,7 +87,9 @@ class Cluster:
         return ["--cluster", self.nats.url, "--node", "n%d" % i] + self.args
 
     def start_node(self, i):
-        srv = Server()
+        srv = Node()
+        if self.listen:
+            srv.listen = self.listen
         shutil.rmtree(srv.dir, ignore_errors=True)
         srv.dir = tempfile.mkdtemp(prefix="m2m-cluster-node-", dir=self.dir)
         srv.db = self.registry.db
