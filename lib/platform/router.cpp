@@ -420,6 +420,7 @@ void Router::device_login(const Source& src, const ai::FrameView& f) {
   }
   dev.token = new_token();
   set_online(d, true);
+  if (remote_) remote_->presence(dev, true);  // other nodes: the new token; a session there ends
   ++counters_.logins;
   if (log_.session_events())
     log_.session(EventLog::Line("login")
@@ -479,6 +480,7 @@ void Router::set_online(std::uint32_t d, bool online) {
   auto& list = online_[dev.group];
   auto by_id = [this](std::uint32_t a, std::uint64_t id) { return reg_.device(a).id < id; };
   auto at = std::lower_bound(list.begin(), list.end(), dev.id, by_id);
+  if (!online && remote_) remote_->presence(dev, false);
   if (online) {
     list.insert(at, d);
   } else if (at != list.end() && *at == d) {
@@ -510,6 +512,10 @@ void Router::device_frame(std::uint32_t d, const Source& src, const ai::FrameVie
   DeviceState& dev = reg_.device(d);
   if (src.udp) {  // any authenticated datagram records where the device is reachable now
     if (!dev.udp_live) ++counters_.online_udp;
+    if (remote_ && (!dev.udp_live || dev.udp_ip != src.from.ip || dev.udp_port != src.from.port)) {
+      dev.udp_live = true, dev.udp_ip = src.from.ip, dev.udp_port = src.from.port;
+      remote_->presence(dev, true);  // other nodes' group lists show the new endpoint
+    }
     dev.udp_live = true;
     dev.udp_ip = src.from.ip;
     dev.udp_port = src.from.port;
@@ -575,7 +581,25 @@ void Router::group_list(std::uint32_t d, const Source& src, const ai::FrameView&
   ai::GroupListReply list;
   std::size_t index = 0;
   bool more = false;  // members left after the page
-  if (self.group < online_.size()) {
+  if (remote_) {  // cluster mode: members online here or on another node, by id
+    for (std::uint32_t m : reg_.groups()[self.group].members) {
+      const DeviceState& peer_dev = reg_.device(m);
+      const RemotePeer* there = nullptr;
+      if (m == d || peer_dev.removed || (!peer_dev.logged_in && !(there = remote_->find(peer_dev.id)))) continue;
+      if (index++ < start) continue;
+      if (list.devices.size() == page) {
+        more = true;
+        break;
+      }
+      ai::PeerRecord r = peer_record(peer_dev);
+      if (there) {
+        r.token.assign(there->token.begin(), there->token.end());
+        r.ip = there->udp_live ? there->udp_ip : 0;
+        r.port = there->udp_live ? there->udp_port : 0;
+      }
+      list.devices.push_back(std::move(r));
+    }
+  } else if (self.group < online_.size()) {
     list.devices.reserve(std::min(page, online_[self.group].size()));
     for (std::uint32_t m : online_[self.group]) {
       const DeviceState& peer_dev = reg_.device(m);
@@ -624,6 +648,12 @@ void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
     refused = "no target";
   else
     refused = group_peer(reg_.device(d), req->peer, t);
+  // Not online here: another node may hold it (when the engine is unreachable, nobody can say).
+  if (remote_ && refused && std::strcmp(refused, "offline") == 0 && (remote_->unavailable() || remote_->find(req->peer))) {
+    Bytes data;
+    ai::put_relay(data, ai::Relay{self_id, req->payload});
+    return relay_remote(d, src, f, req->peer, data);
+  }
   if (!refused) {
     // Delivered with the sender as the peer (m2m-protocol(7), COMMANDS, data.relay).
     Bytes data;
@@ -654,10 +684,15 @@ void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
   const char* refused = nullptr;
   std::uint32_t t = kNone;
   const auto req = ai::get_p2p_request(f.data);
+  const RemotePeer* there = nullptr;
   if (!req)
     refused = "no target";
   else if (!(refused = group_peer(self, req->target, t)) && !reg_.device(t).udp_live)
     refused = "no_udp_endpoint";
+  else if (remote_ && refused && std::strcmp(refused, "offline") == 0 && remote_->unavailable())
+    refused = remote_->unavailable();
+  else if (remote_ && refused && std::strcmp(refused, "offline") == 0 && (there = remote_->find(req->target)))
+    refused = there->udp_live ? nullptr : "no_udp_endpoint";
   const std::string target = req ? ai::format_device(req->target) : std::string();
   if (refused) {
     if (log_.session_events())
@@ -666,11 +701,20 @@ void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
   }
   // The requester gets the target's record; the target gets the requester's (the introduction).
   Bytes about_target, about_self;
-  ai::put_p2p_peer(about_target, peer_record(reg_.device(t)));
+  ai::PeerRecord target_rec = peer_record(reg_.device(t));
+  if (there) {  // held by another node, which sends the introduction from there
+    target_rec.token.assign(there->token.begin(), there->token.end());
+    target_rec.ip = there->udp_ip;
+    target_rec.port = there->udp_port;
+  }
+  ai::put_p2p_peer(about_target, target_rec);
   ai::put_p2p_peer(about_self, peer_record(self));
   const std::uint64_t self_id = self.id;
   reply(src, f, ai::status::ok, about_target, tok);
-  deliver(t, ai::cmd::link_p2p_request, about_self, next_seq_++, /*udp_only=*/true);
+  if (there)
+    remote_->introduce(req->target, about_self);
+  else
+    deliver(t, ai::cmd::link_p2p_request, about_self, next_seq_++, /*udp_only=*/true);
   if (log_.session_events())
     log_.session(EventLog::Line("p2p").add("from", ai::format_device(self_id)).add("to", target));
 }
@@ -686,6 +730,7 @@ void Router::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, Byt
     ++n;
   }
   if (cls == ai::cls::data) ++counters_.uplinks;
+  if (remote_) remote_->uplink(dev_id, cls, cmd, data);
   if (log_.session_events())
     log_.session(EventLog::Line(cls == ai::cls::data ? "uplink" : "event")
                      .add("device", ai::format_device(dev_id))
@@ -712,6 +757,11 @@ void Router::route_reply(std::uint32_t d, const Source& src, const ai::FrameView
     return;
   }
   routes_.erase(it);
+  if (r.account == kNone) {  // an operator on another node
+    if (remote_) remote_->command_reply(static_cast<std::uint32_t>(r.fd), r.corr, f.status, f.data);
+    ++counters_.routed;
+    return;
+  }
   AccountState& a = reg_.account(r.account);
   if (a.fd != r.fd || a.fd < 0) return;  // the client left meanwhile
   ai::FrameView back{f.cls, f.cmd, r.client_seq, 0, f.status, f.device, ByteView(a.token), f.data};
@@ -743,6 +793,9 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
   const char* refused = nullptr;
   if (d == kNone || !reg_.can_see(reg_.account(a), reg_.device(d).group))
     refused = "unknown";  // a device the account may not see is reported as unknown
+  else if (!reg_.device(d).online() && remote_ && (remote_->unavailable() || remote_->find(f.device)) &&
+           ai::command_key(f.cls, f.cmd) != ai::cmd::term_ota_start)
+    return forward_remote(a, src, f, f.data);
   else if (!reg_.device(d).online())
     refused = "offline";
   std::uint16_t seq = next_seq_++;
@@ -917,6 +970,132 @@ void Router::revoke_device(std::uint32_t d, std::string_view reason) {
 
 void Router::revoke_account(std::uint32_t a, std::string_view reason) {
   if (reg_.account(a).fd >= 0) close(reg_.account(a).fd, reason);
+}
+
+// ---- cluster mode (remote.hpp; m2m-server(1), CLUSTER) --------------------------------------
+
+bool Router::same_sender(std::uint32_t d, const Source& src, const Token& tok) const {
+  const DeviceState& dev = reg_.devices()[d];
+  if (!dev.logged_in || dev.token != tok) return false;
+  if (src.udp) return dev.udp_live;
+  return live(src.fd) && sessions_[static_cast<std::size_t>(src.fd)].kind == Kind::device &&
+         sessions_[static_cast<std::size_t>(src.fd)].ref == d && dev.fd == src.fd;
+}
+
+// A relay to a device another node holds: the sender's reply waits for that node's answer
+// (ok once the frame was handed to the target's connection there), as a local relay's does.
+void Router::relay_remote(std::uint32_t d, const Source& src, const ai::FrameView& f, std::uint64_t target,
+                          ByteView body) {
+  const Token tok = reg_.device(d).token;
+  const std::uint64_t self_id = reg_.device(d).id;
+  const std::size_t bytes = body.size() >= 8 ? body.size() - 8 : 0;
+  auto finish = [this, d, src, tok, self_id, target, bytes, cls = f.cls, cmd = f.cmd, seq = f.seq](const char* refused) {
+    const std::string to = ai::format_device(target);
+    if (refused) {
+      ++counters_.drops;
+      if (log_.session_events())
+        log_.session(EventLog::Line("relay_refused")
+                         .add("from", ai::format_device(self_id))
+                         .add("to", to)
+                         .add("reason", refused));
+    } else {
+      ++counters_.relays;
+      if (log_.session_events())
+        log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", to).add("bytes", bytes).add("remote", true));
+    }
+    if (!same_sender(d, src, tok)) return;  // the sender left or logged in again meanwhile
+    ai::FrameView req{cls, cmd, seq, 0, ai::status::request, self_id, {}, {}};
+    reply(src, req, refused ? ai::status::fail : ai::status::ok, {}, tok);
+  };
+  if (const char* why = remote_->unavailable()) return finish(why);
+  remote_->relay(target, body, std::move(finish));
+}
+
+// An operator's request for a device another node holds: the device's reply comes back here
+// and goes to the operator with the operator's sequence number.
+void Router::forward_remote(std::uint32_t a, const Source& src, const ai::FrameView& f, ByteView data) {
+  const AccountState& acc = reg_.account(a);
+  const Token tok = acc.token;
+  const std::uint64_t acc_id = acc.id;
+  auto finish = [this, a, tok, acc_id, fd = src.fd, cls = f.cls, cmd = f.cmd, client_seq = f.seq,
+                 device = f.device](std::uint8_t status, ByteView body, const char* refused) {
+    if (refused) {
+      log_.session(EventLog::Line("route_refused")
+                       .add("account", acc_id)
+                       .add("device", ai::format_device(device))
+                       .add("type", std::string(ai::type_name(cls, cmd)))
+                       .add("reason", refused));
+      status = ai::status::fail;
+      body = {};
+    } else {
+      ++counters_.routed;
+    }
+    const AccountState& acc = reg_.account(a);
+    if (!live(fd) || sess(fd).kind != Kind::client || sess(fd).ref != a || acc.fd != fd || acc.token != tok) return;
+    ai::FrameView back{cls, cmd, client_seq, 0, status, device, ByteView(acc.token), body};
+    send_frame(Source{false, fd, {}}, back);
+  };
+  if (const char* why = remote_->unavailable()) return finish(ai::status::fail, {}, why);
+  if (log_.session_events())
+    log_.session(EventLog::Line("route")
+                     .add("account", acc_id)
+                     .add("device", ai::format_device(f.device))
+                     .add("type", std::string(ai::type_name(f.cls, f.cmd)))
+                     .add("client_seq", f.seq)
+                     .add("remote", true));
+  remote_->command(f.device, ai::command_key(f.cls, f.cmd), data, std::move(finish));
+}
+
+const char* Router::remote_relay(std::uint64_t target, ByteView body) {
+  const std::uint32_t t = reg_.find_device(target);
+  if (t == kNone) return "unknown";
+  if (!reg_.device(t).online()) return "offline";
+  if (!deliver(t, ai::cmd::data_relay, body, next_seq_++)) return "send_failed";
+  return nullptr;
+}
+
+const char* Router::remote_command(std::uint32_t origin, std::uint32_t corr, std::uint64_t target,
+                                   std::uint16_t command, ByteView data) {
+  const std::uint32_t d = reg_.find_device(target);
+  if (d == kNone) return "unknown";
+  if (!reg_.device(d).online()) return "offline";
+  const DeviceState& dev = reg_.device(d);
+  const std::uint16_t seq = next_seq_++;
+  Route route{kNone, static_cast<std::int32_t>(origin), dev.fd, {dev.udp_ip, dev.udp_port},
+              0, static_cast<std::uint8_t>(command >> 8), static_cast<std::uint8_t>(command & 0xFF), 0, corr};
+  if (!deliver(d, command, data, seq)) return "send_failed";
+  route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
+  routes_[static_cast<std::uint64_t>(d) << 16 | seq] = route;
+  return nullptr;
+}
+
+void Router::remote_uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
+  const std::uint32_t d = reg_.find_device(device);
+  if (d == kNone) return;
+  const std::uint32_t group = reg_.device(d).group;
+  std::size_t n = 0;
+  for (auto& a : reg_.accounts()) {
+    if (a.fd < 0 || !reg_.can_see(a, group)) continue;
+    ai::FrameView f{cls, cmd, a.next_seq++, 0, ai::status::request, device, ByteView(a.token), data};
+    send_frame(Source{false, a.fd, {}}, f);
+    ++n;
+  }
+  if (n && log_.session_events())
+    log_.session(EventLog::Line(cls == ai::cls::data ? "uplink" : "event")
+                     .add("device", ai::format_device(device))
+                     .add("bytes", data.size())
+                     .add("clients", n)
+                     .add("remote", true));
+}
+
+void Router::remote_introduce(std::uint64_t target, ByteView about) {
+  const std::uint32_t t = reg_.find_device(target);
+  if (t != kNone && reg_.device(t).udp_live) deliver(t, ai::cmd::link_p2p_request, about, next_seq_++, /*udp_only=*/true);
+}
+
+void Router::moved(std::uint64_t id) {
+  const std::uint32_t d = reg_.find_device_any(id);
+  if (d != kNone && reg_.device(d).online()) revoke_device(d, "moved");
 }
 
 // ---- time ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "platform/ota.hpp"
 #include "platform/outbox.hpp"
 #include "platform/registry.hpp"
+#include "platform/remote.hpp"
 
 namespace m2m::platform {
 
@@ -134,6 +135,23 @@ class Router {
   void revoke_device(std::uint32_t d, std::string_view reason);
   void revoke_account(std::uint32_t a, std::string_view reason);
 
+  // Cluster mode (remote.hpp): the other nodes, consulted only when a target is not online
+  // here. Null (the default): a single node, and none of the calls below happen.
+  void set_remote(Remote* remote) { remote_ = remote; }
+  // What other nodes ask of this one (the cluster calls these on the loop's thread):
+  // a relay for a local device (nullptr once handed to its connection, else why not) ...
+  const char* remote_relay(std::uint64_t target, ByteView body);
+  // ... an operator's request from node `origin` (the device's reply goes back through
+  // Remote::command_reply with `corr`) ...
+  const char* remote_command(std::uint32_t origin, std::uint32_t corr, std::uint64_t target, std::uint16_t command,
+                             ByteView data);
+  // ... an uplink or event of a device held there, for the operators here ...
+  void remote_uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data);
+  // ... a P2P introduction for a local device (sent over UDP) ...
+  void remote_introduce(std::uint64_t target, ByteView about);
+  // ... and a login of device `id` there: the session here ends (one session per device).
+  void moved(std::uint64_t id);
+
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
   const Session* session(int fd) const {
@@ -150,13 +168,14 @@ class Router {
 
  private:
   struct Route {  // a client's request forwarded to a device, awaiting its reply
-    std::uint32_t account;
-    std::int32_t fd;             // the client's connection
+    std::uint32_t account;       // kNone: an operator on another node (cluster mode)
+    std::int32_t fd;             // the client's connection (account kNone: the origin node)
     std::int32_t device_fd;      // the device's TCP session it went out on, or -1 (UDP)
     net::Endpoint device_udp;    // the UDP endpoint it went out to (when device_fd < 0)
     std::uint16_t client_seq;
     std::uint8_t cls, cmd;
     std::uint32_t expires;
+    std::uint32_t corr = 0;      // account kNone: the origin node's request number
   };
   struct Throttle {
     std::uint32_t window_start;
@@ -195,6 +214,11 @@ class Router {
   void to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data);
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
+  void relay_remote(std::uint32_t d, const Source& src, const ai::FrameView& f, std::uint64_t target, ByteView body);
+  void forward_remote(std::uint32_t a, const Source& src, const ai::FrameView& f, ByteView data);
+  // The session that sent `f` is still the one that sent it (the sender of a cross-node
+  // request, whose answer comes later).
+  bool same_sender(std::uint32_t d, const Source& src, const Token& tok) const;
   void p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f);
   // Firmware updates (ota.hpp): the operator's start checked and completed, frames served.
   const char* ota_start(std::uint32_t d, ByteView data, Bytes& filled, std::string& message);
@@ -221,6 +245,7 @@ class Router {
   Outbox& out_;
   const Clock& clock_;
   EventLog& log_;
+  Remote* remote_ = nullptr;
   Counters counters_;
   std::vector<Session> sessions_;  // indexed by fd
   // Per group, the logged-in members (device indexes sorted by id): data.group_list walks

@@ -1,6 +1,7 @@
 #include "platform/server.hpp"
 
 #include <netinet/in.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -111,7 +112,16 @@ int Server::run(const net::Stop& stop) {
   return rc;
 }
 
+Result<void> Server::join(ClusterNode& node) {
+  node.bind(router_, reg_, log_);
+  if (auto w = loop_.watch(node.fd(), EPOLLIN); !w) return w;
+  node_ = &node;
+  router_.set_remote(&node);
+  return {};
+}
+
 void Server::tick() {
+  if (node_) node_->tick();
   const std::uint32_t now = now_tick();
   if (now >= next_sweep_) {
     router_.sweep();
@@ -235,6 +245,7 @@ void Server::datagram(int, const net::Address& from, ByteView bytes) {
 
 void Server::ready(int fd, std::uint32_t) {
   if (live_ && fd == live_->fd()) live_->ready();  // revoked sessions close during this event
+  if (node_ && fd == node_->fd()) node_->ready();
 }
 
 // ---- Outbox -------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   // within a second, and platform.add_terminal is written there off the loop. Call after
   // open(); without it, devices clients add live until the server stops.
   Result<void> follow(const std::string& registry_path);
+  // Cluster mode (m2m-server(1), CLUSTER): `node` reaches the other processes; the router
+  // consults it for targets not online here. Call after open(); `node` outlives the server.
+  Result<void> join(ClusterNode& node);
 
   // Binds the sockets and raises the file limit; the listening event is written by run().
   Result<void> open();
@@ -119,6 +122,7 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   std::chrono::steady_clock::time_point start_;
   ai::Deframer scratch_;                    // shared while no frame is split
   Registry& reg_;
+  ClusterNode* node_ = nullptr;             // cluster mode only
   std::unique_ptr<LiveRegistry> live_;      // last: its writer thread stops first
 };
 

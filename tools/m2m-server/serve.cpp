@@ -2,7 +2,13 @@
 
 #include <string>
 
+#include <unistd.h>
+
+#include <cctype>
+#include <memory>
+
 #include "cli/app.hpp"
+#include "cluster/cluster.hpp"
 #include "cli/cli.hpp"
 #include "net/endpoint.hpp"
 #include "net/loop.hpp"
@@ -22,6 +28,38 @@ bool fits32(const char* name, std::uint64_t v, std::uint32_t& out) {
   }
   out = static_cast<std::uint32_t>(v);
   return true;
+}
+
+// --cluster: the connection to NATS, before the server opens its port (a node that cannot
+// reach the engine does not start: its devices would log in to a platform cut off from the rest).
+int cluster_node(const ServeArgs& a, std::unique_ptr<cluster::Cluster>& out) {
+  cluster::ClusterOptions co;
+  co.url = a.cluster;
+  co.node = a.node;
+  if (co.node.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    for (char* c = host; *c; ++c)
+      if (!std::isalnum(static_cast<unsigned char>(*c)) && *c != '-') *c = '_';
+    co.node = std::string(host) + "-" + std::to_string(::getpid());
+  }
+  if (!cluster::valid_node_name(co.node)) {
+    m2m::cli::error(kProg, "--node: '" + co.node + "' is not a node name: use 1 to 64 letters, digits, '-' or '_'");
+    return m2m::cli::usage;
+  }
+  if (a.cluster_heartbeat.count() <= 0) {
+    m2m::cli::error(kProg, "--cluster-heartbeat must be greater than 0");
+    return m2m::cli::usage;
+  }
+  co.heartbeat = a.cluster_heartbeat;
+  co.route_timeout = a.opt.route_timeout;
+  auto c = cluster::Cluster::connect(co);
+  if (!c) {
+    m2m::cli::error(kProg, c.error().message);
+    return m2m::cli::unavailable;
+  }
+  out = std::move(*c);
+  return 0;
 }
 
 }  // namespace
@@ -74,6 +112,15 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
       ->type_name("json|text")
       ->check(CLI::IsMember({"json", "text"}))
       ->default_str("json");
+  sv->add_option("--cluster", s.cluster,
+                 "run as one node of a cluster on NATS: devices and operators on every node act as one platform "
+                 "(m2m-server(1), CLUSTER)")
+      ->type_name("nats://HOST:PORT");
+  sv->add_option("--node", s.node, "this node's name in the cluster (letters, digits, '-', '_'; default HOST-PID)")
+      ->type_name("NAME");
+  cli::add_duration(*sv, "--cluster-heartbeat", s.cluster_heartbeat,
+                    "how often a node tells the others it is alive; one silent for 3 of these is lost, with its "
+                    "devices");
   sv->add_flag("-q,--quiet", s.opt.quiet, "no session events (listening, stats and shutdown lines remain)");
   sv->add_flag("-v,--verbose", s.verbose, "accepted for symmetry; every session event is already written");
 
@@ -150,10 +197,20 @@ int serve(ServeArgs& a) {
   }
   static net::Stop stop;  // outlives serve(): a late signal finds it still there
   cli::install_interrupt_flag(&stop);  // SIGINT/SIGTERM stop the loop (lib/platform knows no signals)
+  std::unique_ptr<cluster::Cluster> node;  // declared first: outlives the server
+  if (!a.cluster.empty()) {
+    if (int rc = cluster_node(a, node); rc != 0) return rc;
+  }
   platform::Server server(reg, a.opt);
   if (auto r = server.open(); !r) {
     cli::error(kProg, r.error().message);
     return cli::unavailable;
+  }
+  if (node) {
+    if (auto r = server.join(*node); !r) {
+      cli::error(kProg, "--cluster: " + r.error().message);
+      return cli::failure;
+    }
   }
   if (auto r = server.follow(a.db); !r) {
     cli::error(kProg, r.error().message);

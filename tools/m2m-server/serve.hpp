@@ -1,6 +1,7 @@
 // m2m-server serve: the platform's options, checked, and the run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -22,6 +23,9 @@ struct ServeArgs {
   std::string udp_trust = "same-ip";
   std::string format = "json";
   bool verbose = false;
+  std::string cluster;   // nats://HOST:PORT; empty: a single node
+  std::string node;      // default: the host name and process id
+  std::chrono::milliseconds cluster_heartbeat{1000};
   platform::ServerOptions opt;
 };
 

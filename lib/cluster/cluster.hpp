@@ -1,0 +1,144 @@
+// m2m-server as one node of a cluster on NATS (m2m-server(1), CLUSTER; docs/SCALING.md): the
+// router's Remote (platform/remote.hpp) over a NATS connection.
+//
+// Threads: nats.c runs its own threads (the socket reader, one delivery thread per
+// subscription, the connection-event thread). Their callbacks only copy the message into a
+// queue and make an eventfd readable; the server's loop watches that descriptor and ready()
+// handles the queue on the loop's thread, so the router and the directory are only ever
+// touched by the loop (docs/ARCHITECTURE.md, "Cluster mode" says why not nats.c's event-loop
+// adapter). Publishing from the loop is non-blocking: nats.c buffers it and its flusher
+// thread writes it.
+//
+// Faults: a node silent for the timeout (default 3 heartbeats) is lost and what it held
+// vanishes from the directory; while the engine is unreachable, cross-node operations fail
+// at once with "cluster_unavailable" and local traffic goes on; on return the nodes exchange
+// snapshots. Each transition is an event ("cluster", "cluster_node").
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/directory.hpp"
+#include "cluster/wire.hpp"
+#include "core/error.hpp"
+#include "platform/remote.hpp"
+
+struct __natsConnection;
+struct __natsSubscription;
+struct __natsMsg;
+
+namespace m2m::platform {
+class Router;
+class EventLog;
+class Registry;
+}  // namespace m2m::platform
+
+namespace m2m::cluster {
+
+struct ClusterOptions {
+  std::string url;                                   // nats://HOST:PORT
+  std::string node;                                  // this node's name (valid_node_name)
+  std::chrono::milliseconds heartbeat{1000};         // how often this node says it is alive
+  std::chrono::milliseconds timeout{0};              // a node silent this long is lost; 0: 3 x heartbeat
+  std::chrono::milliseconds request_timeout{2000};   // a relay's answer from the target's node
+  std::chrono::milliseconds route_timeout{30000};    // an operator request's reply
+  std::chrono::milliseconds connect_timeout{2000};   // the first connection to the engine
+};
+
+struct ClusterCounters {
+  std::uint64_t sent = 0, received = 0, bad = 0, dropped = 0, relays_out = 0, relays_in = 0, timeouts = 0;
+};
+
+class Cluster final : public platform::ClusterNode {
+ public:
+  // Connects (bounded by connect_timeout) and subscribes; an error says what to do.
+  static Result<std::unique_ptr<Cluster>> connect(const ClusterOptions& options);
+  ~Cluster() override;
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // platform::ClusterNode
+  void bind(platform::Router& router, platform::Registry& registry, platform::EventLog& log) override;
+  int fd() const override { return event_fd_; }
+  void ready() override;
+  void tick() override;
+  // platform::Remote
+  const platform::RemotePeer* find(std::uint64_t id) const override;
+  const char* unavailable() const override;
+  void presence(const platform::DeviceState& d, bool online) override;
+  void relay(std::uint64_t target, ByteView body, RelayDone done) override;
+  void command(std::uint64_t target, std::uint16_t command, ByteView data, CommandDone done) override;
+  void command_reply(std::uint32_t origin, std::uint32_t corr, std::uint8_t status, ByteView data) override;
+  void uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) override;
+  void introduce(std::uint64_t target, ByteView about) override;
+
+  const Directory& directory() const { return dir_; }
+  const ClusterCounters& counters() const { return counters_; }
+
+  // nats.c's callbacks (its threads): queue and wake the loop. Public for the C trampolines.
+  enum class Note : std::uint8_t { message, disconnected, reconnected, closed };
+  void post(Note note, const void* data, std::size_t size);
+
+ private:
+  explicit Cluster(const ClusterOptions& options);
+  struct Item {
+    Note note;
+    Bytes data;
+  };
+  struct Pending {
+    std::uint16_t node;
+    std::uint64_t deadline;  // ms
+    RelayDone relay;         // one of the two
+    CommandDone command;
+  };
+
+  std::uint64_t now_ms() const;
+  bool publish(const std::string& subject, const Message& m);
+  Message message(Op op) const;
+  void handle(const Message& m);
+  void send_snapshot(const std::string& subject, std::uint8_t flags);
+  void heartbeat();
+  void node_lost(std::uint16_t node, const char* why);
+  // Another node holds `p` since p.since: a session here ends ("moved") unless it is the later.
+  void held_elsewhere(std::uint16_t node, const Presence& p);
+  Presence local(const platform::DeviceState& d);
+  void fail_pending(std::uint16_t node, const char* why);  // node 0xFFFF: all
+  void connection(Note note);
+  std::uint32_t add_pending(std::uint16_t node, std::uint64_t timeout_ms, RelayDone relay, CommandDone command);
+
+  ClusterOptions opt_;
+  __natsConnection* nc_ = nullptr;
+  std::vector<__natsSubscription*> subs_;
+  int event_fd_ = -1;
+  std::mutex mu_;
+  std::vector<Item> queue_;  // guarded by mu_
+  std::atomic<bool> connected_{false};
+  std::uint64_t instance_ = 0;
+  std::string own_subject_;
+
+  // The loop's side.
+  platform::Router* router_ = nullptr;
+  platform::Registry* reg_ = nullptr;
+  platform::EventLog* log_ = nullptr;
+  Directory dir_;
+  std::unordered_map<std::uint32_t, Pending> pending_;
+  struct Login {
+    platform::Token token;
+    std::uint64_t since;  // wall-clock ms
+  };
+  // Devices logged in here: when (the tie-break of one session per device; ~48 B each).
+  std::unordered_map<std::uint64_t, Login> logins_;
+  std::uint32_t next_corr_ = 1;
+  std::uint64_t next_heartbeat_ = 0, next_expiry_ = 0;
+  bool engine_up_ = true;  // the loop's view of connected_ (transitions become events)
+  ClusterCounters counters_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace m2m::cluster
