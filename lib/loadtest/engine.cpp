@@ -45,7 +45,6 @@ constexpr Ns kNs = 1'000'000'000;
 constexpr Ns kInf = INT64_MAX;
 constexpr std::uint32_t kNoWake = UINT32_MAX;
 constexpr std::size_t kWheel = 8192;          // 1 ms slots: 8.2 s; later wakes wait a turn
-constexpr std::uint64_t kUdpPerSocket = 256;  // UDP devices sharing one bound socket
 constexpr std::size_t kRelayPayload = 24;     // sender index, sequence, intended time (ns)
 constexpr int kMaxPick = 64;                  // devices tried for one mix operation
 
@@ -432,7 +431,7 @@ void EngineImpl::connect(device::SimDevice& d, const ai::ServerAddr&) {
   if (!(v.flags & Dev::kConnecting)) ++connecting_;
   v.flags |= Dev::kMarked | Dev::kConnecting;
   if (!(v.flags & Dev::kTcp)) {
-    v.fd = udp_fds_[(l / kUdpPerSocket) % udp_fds_.size()];
+    v.fd = udp_fds_[(l / kUdpDevicesPerSocket) % udp_fds_.size()];
     up_.push_back(static_cast<std::uint32_t>(l));
     return;
   }
@@ -976,8 +975,8 @@ Result<Report> EngineImpl::run(const net::Stop& stop, const std::function<void(c
   progress_ = &progress;
   if (auto r = loop_.open(); !r) return unexpected(std::move(r).error());
   if (udp_devices_ > 0) {
-    const std::uint64_t sockets = (udp_devices_ + kUdpPerSocket - 1) / kUdpPerSocket;
-    const std::uint64_t per_slot = std::max<std::uint64_t>(1, (n_ + kUdpPerSocket - 1) / kUdpPerSocket);
+    const std::uint64_t sockets = (udp_devices_ + kUdpDevicesPerSocket - 1) / kUdpDevicesPerSocket;
+    const std::uint64_t per_slot = std::max<std::uint64_t>(1, (n_ + kUdpDevicesPerSocket - 1) / kUdpDevicesPerSocket);
     for (std::uint64_t j = 0; j < std::max(sockets, per_slot); ++j) {
       net::Address at;
       if (!opt_.sources.empty()) {

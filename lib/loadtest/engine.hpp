@@ -91,6 +91,11 @@ struct EngineOptions {
 // (i mod 100 < tcp_percent): deterministic, and every shard and group gets its share.
 inline bool is_tcp(std::uint64_t index, unsigned tcp_percent) { return index % 100 < tcp_percent; }
 
+// UDP devices that share one bound socket in the engine (the platform tells them apart by
+// device id and token; the socket only gives them a source port). The program counts the
+// engine's descriptors with it.
+inline constexpr std::uint64_t kUdpDevicesPerSocket = 256;
+
 // Cumulative figures, handed to the progress callback about once a second.
 struct Snapshot {
   double elapsed_s = 0;              // since the run started

@@ -28,10 +28,6 @@ std::uint64_t tcp_devices(Slice slice, unsigned tcp_percent);
 // Part `i` of `parts` contiguous pieces of `slice` (sizes differ by at most one).
 Slice split_slice(Slice slice, std::uint64_t parts, std::uint64_t i);
 
-// UDP devices that share one bound socket in the engine (the server tells them apart by
-// device id; the socket only gives them a source port).
-inline constexpr std::uint64_t kUdpDevicesPerSocket = 256;
-
 // Descriptors one process needs for `slice` besides kReservedDescriptors: one per TCP
 // device and per account it logs in, plus one per kUdpDevicesPerSocket UDP devices.
 std::uint64_t descriptors_for(Slice slice, unsigned tcp_percent, std::uint64_t accounts);
