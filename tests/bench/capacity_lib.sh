@@ -97,3 +97,29 @@ for k in sys.argv[2].split("."):
     v = v[k]
 print(v)' "$1" "$2"
 }
+
+# cap_run NAME SECONDS [m2m-loadtest run options…]: one run, bounded by SECONDS (then
+# SIGTERM), its report in $CAP_WORK/NAME.json and its progress lines in NAME.progress; the
+# command is printed as a user would type it. Sets CAP_RC to its exit status (0 every --slo
+# goal held, 7 one missed, 1 the tester failed).
+cap_run() {
+  local name=$1 bound=$2
+  shift 2
+  echo "   \$ m2m-loadtest run $*"
+  CAP_RC=0
+  timeout --kill-after=10 "$bound" "$BIN/m2m-loadtest" run "$@" --progress json --json-out "$CAP_WORK/$name.json" \
+    >"$CAP_WORK/$name.stdout" 2>"$CAP_WORK/$name.progress" || CAP_RC=$?
+  grep -v '^{' "$CAP_WORK/$name.progress" | sed 's/^/   tester said: /' | tail -20 || true
+  echo "   exit status $CAP_RC$( ((CAP_RC == 0)) && echo ' (every --slo goal held)')"
+}
+
+# cap_figures NAME [capacity_report.py options…]: the run's figures.
+cap_figures() {
+  local name=$1
+  shift
+  if [[ -s "$CAP_WORK/$name.json" ]]; then
+    python3 tests/bench/capacity_report.py "$CAP_WORK/$name.json" --progress "$CAP_WORK/$name.progress" "$@"
+  else
+    echo "   no report ($CAP_WORK/$name.json is missing)"
+  fi
+}
