@@ -169,6 +169,39 @@ def test_merge(tmp):
     assert hgrm[-2] == "#[Max     =      100.099, Total count    =         1000]", hgrm[-2]
 
 
+def test_run_usage(tmp):
+    """m2m-loadtest run refuses bad options before anything starts (exit 2), saying what is
+    expected; nothing needs a server for these."""
+    base = ["run", "--server", "127.0.0.1:9", "-n", "10"]
+    cases = [
+        (["--rate", "fast"], "--rate: not a rate: 'fast' (use e.g. 5000/s, 10k/s, 0.5/s, 120/m)"),
+        (["--relay", "5/d"], "--relay: not a rate: '5/d' (use e.g. 5000/s, 10k/s, 0.5/s, 120/m)"),
+        (["--rate", "0"], "--rate must be above 0 (devices log in at this rate)"),
+        (["--udp", "--tcp-share", "50%"], "--udp and --tcp-share exclude each other (--udp is --tcp-share 0%)"),
+        (["--tcp-share", "120%"], "--tcp-share '120%': expected a percentage 0-100, e.g. 30%"),
+        (["--source-ips", "127.0.0.9-127.0.0.2"],
+         "--source-ips '127.0.0.9-127.0.0.2': range '127.0.0.9-127.0.0.2' ends before it starts"),
+        (["--groups", "0"], "--groups must be at least 1"),
+        (["--slo", "hb_p99<"], None),
+        (["--duration", "0"], "--duration must be above 0"),
+    ]
+    for extra, message in cases:
+        out, err = run(base + extra, 2)
+        assert out == "", out
+        if message is not None:
+            assert err == "%s: error: %s\n" % (PROG, message), (extra, err)
+        else:
+            assert err.startswith("%s: error: " % PROG), (extra, err)
+    _, err = run(["run", "--server", "127.0.0.1:99999", "-n", "10"], 2)
+    assert err.startswith("%s: error: --server: " % PROG), err
+    _, err = run(["run", "-n", "10"], 2)
+    assert "--server" in err, err
+    out, _ = run(["run", "--help"], 0)
+    for opt in ["--server HOST:PORT", "--rate R/s", "--heartbeat", "--tcp-share P%", "--shard K/N", "--source-ips RANGE",
+                "--workers N", "--progress MODE", "--slo GOALS", "--hist-out PREFIX"]:
+        assert opt in out, (opt, out)
+
+
 def main():
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

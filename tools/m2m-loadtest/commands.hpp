@@ -18,5 +18,6 @@ struct Command {
 
 Command add_provision_command(CLI::App& app);
 Command add_merge_command(CLI::App& app);
+Command add_run_command(CLI::App& app);
 
 }  // namespace m2m::loadtest_tool

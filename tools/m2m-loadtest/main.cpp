@@ -1,5 +1,6 @@
 // m2m-loadtest: load tests for AI-Cloud platforms. `provision` prints the registry CSV of a
-// deterministic population; `merge` combines run reports and checks goals (--slo).
+// deterministic population; `run` simulates it against a platform; `merge` combines run
+// reports and checks goals (--slo).
 #include <vector>
 
 #include "cli/app.hpp"
@@ -9,9 +10,9 @@
 int main(int argc, char** argv) {
   using namespace m2m;
   using namespace m2m::loadtest_tool;
-  CLI::App app{"Load tests for AI-Cloud platforms: a deterministic device population for the registry, and "
-               "reports combined from several machines (counts and histograms, never averaged percentiles) "
-               "checked against goals"};
+  CLI::App app{"Load tests for AI-Cloud platforms: a deterministic device population for the registry, runs "
+               "that simulate it against a platform with honest latencies, and reports combined from several "
+               "machines (counts and histograms, never averaged percentiles) checked against goals"};
   cli::setup_app(app, kProg);
   // The shared footer (cli::kExitCodesHelp) does not list 7 yet; this program is the one
   // that exits 7, so it says so (before the subcommands, which copy the footer).
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
       "130 interrupted.");
   app.require_subcommand(1);
 
-  const std::vector<Command> commands{add_provision_command(app), add_merge_command(app)};
+  const std::vector<Command> commands{add_provision_command(app), add_run_command(app), add_merge_command(app)};
 
   if (int rc = cli::parse(app, kProg, argc, argv); rc >= 0) return rc;
   for (const auto& c : commands)
