@@ -123,3 +123,9 @@ cap_figures() {
     echo "   no report ($CAP_WORK/$name.json is missing)"
   fi
 }
+
+# The kernel's UDP drop counters (/proc/net/snmp, every socket of this network namespace):
+# "RcvbufErrors SndbufErrors" — datagrams dropped because a receive or send buffer was full.
+cap_udp_drops() {
+  awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RcvbufErrors"], $col["SndbufErrors"] }' /proc/net/snmp
+}

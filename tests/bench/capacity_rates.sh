@@ -37,7 +37,11 @@ one_run() {  # one_run NAME DB [run options…]: a fresh server, one run, its fi
   local port
   port=$(cap_port)
   cap_serve "$name-server" "$db" "$port" --stats-interval 1s
+  local drops0 drops1
+  drops0=$(cap_udp_drops)
   cap_run "$name" 300 --server "127.0.0.1:$port" --seed 17 "$@"
+  drops1=$(cap_udp_drops)
+  [[ $* == *--udp* ]] && echo "   kernel UDP drops during the run (full buffers): receive $(( ${drops1% *} - ${drops0% *} )), send $(( ${drops1#* } - ${drops0#* } ))"
   ((CAP_RC == 0)) || status=1
   cap_stop "$CAP_SERVER_PID"
   cap_figures "$name" --server "server=$CAP_WORK/$name-server.out"

@@ -7,8 +7,8 @@ periodic ones give the peaks, the last one, written at shutdown, the counters), 
 
 Nothing is asserted here: the benchmark scripts check the run's goals with m2m-loadtest's own
 --slo, and this prints the numbers behind them. A server's "rss per device" is the growth of
-its resident memory over the run (its baseline given with --baseline-rss, measured once the
-registry was loaded) divided by the devices it held.
+its peak resident memory (the registry's records included) over the devices it held at the
+peak; --baseline-rss adds the RSS measured once the registry was loaded, before any login.
 """
 import argparse
 import json
@@ -109,10 +109,10 @@ def main():
         held = peak["online_tcp"] + peak["online_udp"]
         line = "   server %s: peak online %d TCP + %d UDP, peak RSS %d KiB" % (
             name, peak["online_tcp"], peak["online_udp"], peak["rss_kib"])
-        if name in baselines and held:
-            base = int(baselines[name])
-            line += " (%d KiB with the registry loaded: %.0f bytes per device held)" % (
-                base, (peak["rss_kib"] - base) * 1024.0 / held)
+        if held:
+            line += " = %.0f bytes per device held, registry included" % (peak["rss_kib"] * 1024.0 / held)
+        if name in baselines:
+            line += " (%s KiB once the registry was loaded, before any login)" % baselines[name]
         print(line)
     return 0
 

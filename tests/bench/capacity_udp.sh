@@ -27,16 +27,19 @@ echo "   udp buffers: net.core.rmem_default $(cat /proc/sys/net/core/rmem_defaul
 db=$CAP_WORK/udp.db
 start=$(date +%s.%N)
 cap_provision "$devices" "$db" --seed 13 --groups 1000
-printf '   registry: %d devices provisioned and imported in %.1f s (%s MiB file)\n' "$devices" \
-  "$(echo "$(date +%s.%N) - $start" | bc)" "$(( $(stat -c %s "$db") / 1048576 ))"
+printf "   registry: %d devices provisioned and imported in %.1f s (%.1f MiB file)\n" "$devices" \
+  "$(echo "$(date +%s.%N) - $start" | bc)" "$(echo "$(stat -c %s "$db") / 1048576" | bc -l)"
 port=$(cap_port)
 cap_serve server "$db" "$port" --stats-interval 5s
 base=$(cap_rss_kib "$CAP_SERVER_PID")
 echo "   server: RSS $base KiB with the registry of $devices devices loaded"
+drops0=$(cap_udp_drops)
 cap_run udp 900 --server "127.0.0.1:$port" --udp --count "$devices" --seed 13 --groups 1000 --rate "$rate" \
   --heartbeat "$hb" --duration "$duration" --source-ips "$sources" "${workers[@]}" \
   --slo 'login_fail=0,hb_loss=0,errors=0'
+drops1=$(cap_udp_drops)
 cap_stop "$CAP_SERVER_PID"
+echo "   kernel UDP drops during the run (full buffers, every socket on the machine): receive $(( ${drops1% *} - ${drops0% *} )), send $(( ${drops1#* } - ${drops0#* } ))"
 cap_figures udp --server "server=$CAP_WORK/server.out" --baseline-rss "server=$base"
 cap_load
 exit $((CAP_RC == 0 ? 0 : 1))
