@@ -8,7 +8,7 @@
 # The driver (FLOOR_DRIVER): loadtest (default) is m2m-loadtest run, each device heartbeating
 # every DEVICES/RATE seconds, the interval read from its progress lines (capacity_cpu.py);
 # hb_load is bench_hb_load, a small driver of this folder that reads the CPU itself.
-#   BIN=build-bench/bin  FLOOR_DEVICES=10000  FLOOR_RATE=20000  FLOOR_SECONDS=30  FLOOR_REPS=2
+#   BIN=build-bench/bin  FLOOR_DEVICES=10000  FLOOR_RATE=5000  FLOOR_SECONDS=30  FLOOR_REPS=2
 #   FLOOR_DRIVER=loadtest|hb_load
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ BIN=${BIN:-build-bench/bin}
 . tests/bench/capacity_lib.sh
 trap cap_cleanup EXIT
 devices=${FLOOR_DEVICES:-10000}
-rate=${FLOOR_RATE:-20000}
+rate=${FLOOR_RATE:-5000}
 seconds=${FLOOR_SECONDS:-30}
 reps=${FLOOR_REPS:-2}
 driver=${FLOOR_DRIVER:-loadtest}
@@ -51,7 +51,7 @@ run_one() {  # run_one floor|server -> prints the driver's JSON and the per-hear
     local total=$((seconds + devices / 5000 + 3))
     out=$(python3 tests/bench/capacity_cpu.py --pid "$pid" --devices "$devices" --stderr "$CAP_WORK/$kind.progress" -- \
       timeout --kill-after=10 $((total + 60)) "$BIN/m2m-loadtest" run --server "127.0.0.1:$port" --count "$devices" --seed 1 \
-      --rate 5000/s --heartbeat "${interval_ms}ms" --duration "${total}s" --progress json \
+      --rate 5000/s --heartbeat "${interval_ms}ms" --duration "${total}s" --source-ips 127.0.0.2-127.0.0.5 --progress json \
       --json-out "$CAP_WORK/$kind.json" --slo 'login_fail=0,hb_loss=0')
     rc=$(cap_field "$out" rc)
     if [[ $out == *error* ]]; then echo "   $kind: $out"; tail -3 "$CAP_WORK/$kind.progress"; return; fi

@@ -48,7 +48,8 @@ one_run() {  # one_run NAME DB [run options…]: a fresh server, one run, its fi
 }
 
 echo "-- logins, TCP: $tcp_n devices asked to connect and log in at $login"
-one_run login-tcp "$CAP_WORK/logins.db" --count "$tcp_n" --rate "$login" --heartbeat 0 --duration 15s --slo 'login_fail=0,connect_fail=0'
+one_run login-tcp "$CAP_WORK/logins.db" --count "$tcp_n" --rate "$login" --heartbeat 0 --duration 15s \
+  --source-ips 127.0.0.2-127.0.0.5 --slo 'login_fail=0,connect_fail=0'
 echo "-- logins, UDP: $udp_n devices asked to log in at $login"
 one_run login-udp "$CAP_WORK/logins.db" --udp --count "$udp_n" --rate "$login" --heartbeat 0 --duration 20s \
   --source-ips 127.0.0.2-127.0.0.5 --slo 'login_fail=0'

@@ -24,7 +24,8 @@ cap_serve server "$db" "$port" --stats-interval 5s
 base=$(cap_rss_kib "$CAP_SERVER_PID")
 echo "   server: RSS $base KiB with the registry of $devices devices loaded"
 cap_run tcp 600 --server "127.0.0.1:$port" --count "$devices" --seed 11 --groups 100 --rate "$rate" \
-  --heartbeat "$hb" --duration "$duration" --slo 'login_fail=0,connect_fail=0,hb_loss=0,errors=0'
+  --heartbeat "$hb" --duration "$duration" --source-ips 127.0.0.2-127.0.0.5 \
+  --slo 'login_fail=0,connect_fail=0,hb_loss=0,errors=0'
 cap_stop "$CAP_SERVER_PID"
 cap_figures tcp --server "server=$CAP_WORK/server.out" --baseline-rss "server=$base"
 cap_load

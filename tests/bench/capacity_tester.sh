@@ -26,14 +26,14 @@ peak_rss() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["re
 port=$(cap_port)
 cap_serve small-server "$db" "$port"
 cap_run small 120 --server "127.0.0.1:$port" --count "$small" --seed 19 --rate 5000/s --heartbeat "$hb" \
-  --duration 10s --workers 1 --slo 'login_fail=0'
+  --duration 10s --workers 1 --source-ips 127.0.0.2-127.0.0.5 --slo 'login_fail=0'
 cap_stop "$CAP_SERVER_PID"
 cap_figures small
 
 port=$(cap_port)
 cap_serve large-server "$db" "$port"
 cap_run large 300 --server "127.0.0.1:$port" --count "$devices" --seed 19 --rate 5000/s --heartbeat "$hb" \
-  --duration "$secs" --workers 1 --slo 'login_fail=0,hb_loss=0'
+  --duration "$secs" --workers 1 --source-ips 127.0.0.2-127.0.0.5 --slo 'login_fail=0,hb_loss=0'
 cap_stop "$CAP_SERVER_PID"
 cap_figures large --server "server=$CAP_WORK/large-server.out"
 if [[ -s $CAP_WORK/small.json && -s $CAP_WORK/large.json ]]; then
