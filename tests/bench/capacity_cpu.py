@@ -8,7 +8,8 @@ line before the run ends; the heartbeats are those the tester saw acknowledged i
   capacity_cpu.py --pid PID --devices N -- m2m-loadtest run … --progress json …
 
 Prints one JSON object on stdout: interval_s, hb_acked, server_cpu_s, server_cpu_us_per_hb,
-and the run's exit status (rc). The run's own stdout is kept in --stdout FILE (default:
+the tester's own CPU over the same interval (tester_cpu_s: the m2m-loadtest process and its
+worker processes) and tester_hb_per_cpu_s, and the run's exit status (rc). The run's own stdout is kept in --stdout FILE (default:
 discarded) and its stderr lines in --stderr FILE.
 """
 import argparse
@@ -24,6 +25,28 @@ def cpu_seconds(pid):
     fields = s[s.rindex(")") + 2:].split()
     # fields[0] is field 3 (state): utime is field 14, stime field 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root):
+    """CPU seconds of `root` and every live descendant (the tester and its worker processes)."""
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            procs[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in procs:
+            total += procs[pid][1]
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return total
 
 
 def main():
@@ -47,7 +70,8 @@ def main():
                     continue
                 if ev.get("progress") != "run":
                     continue
-                sample = (ev.get("elapsed_s", 0), ev.get("totals", {}).get("hb_acked", 0), cpu_seconds(a.pid))
+                sample = (ev.get("elapsed_s", 0), ev.get("totals", {}).get("hb_acked", 0), cpu_seconds(a.pid),
+                          tree_cpu_seconds(p.pid))
                 if start is None and ev.get("online", 0) >= a.devices:
                     start = sample
                 elif start is not None:
@@ -61,8 +85,10 @@ def main():
     if start and end and end[1] > start[1]:
         hb = end[1] - start[1]
         cpu = end[2] - start[2]
+        tester = end[3] - start[3]
         result.update(interval_s=round(end[0] - start[0], 3), hb_acked=hb, server_cpu_s=round(cpu, 3),
-                      server_cpu_us_per_hb=round(cpu / hb * 1e6, 3))
+                      server_cpu_us_per_hb=round(cpu / hb * 1e6, 3), tester_cpu_s=round(tester, 3),
+                      tester_hb_per_cpu_s=round(hb / tester) if tester > 0 else None)
     else:
         result["error"] = "no interval with every device online and heartbeats acknowledged"
     print(json.dumps(result))

@@ -36,9 +36,21 @@ cap_conditions() {
 
 cap_load() { echo "   load avg after: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-# A free TCP port on 127.0.0.1 (also free for UDP in practice: the server binds both).
+# A port of 127.0.0.1 free for TCP and for UDP (the server binds both).
 cap_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 -c '
+import socket
+while True:
+    t = socket.socket()
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break'
 }
 
 # cap_provision COUNT DB [provision options…]: the population m2m-loadtest run regenerates
@@ -72,7 +84,7 @@ cap_serve() {
     >"$CAP_WORK/$name.out" 2>"$CAP_WORK/$name.err" &
   CAP_SERVER_PID=$!
   CAP_PIDS+=("$CAP_SERVER_PID")
-  cap_wait_line "$CAP_WORK/$name.out" '"listening"' 30
+  cap_wait_line "$CAP_WORK/$name.out" '"listening"' 60 || { sed 's/^/   server said: /' "$CAP_WORK/$name.err" >&2; return 1; }
 }
 
 # cap_stop PID: SIGTERM and a bounded wait (then SIGKILL).
