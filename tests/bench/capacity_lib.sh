@@ -141,3 +141,8 @@ cap_figures() {
 cap_udp_drops() {
   awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RcvbufErrors"], $col["SndbufErrors"] }' /proc/net/snmp
 }
+
+# CPU seconds (utime + stime, every thread) a process has used so far.
+cap_cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
