@@ -429,8 +429,8 @@ void EngineImpl::connect(device::SimDevice& d, const ai::ServerAddr&) {
   const std::uint64_t l = d.slot;
   Dev& v = devs_[l];
   if (!(v.flags & Dev::kMarked)) v.mark = now_;  // a reconnect the device chose itself
+  if (!(v.flags & Dev::kConnecting)) ++connecting_;
   v.flags |= Dev::kMarked | Dev::kConnecting;
-  ++connecting_;
   if (!(v.flags & Dev::kTcp)) {
     v.fd = udp_fds_[(l / kUdpPerSocket) % udp_fds_.size()];
     up_.push_back(static_cast<std::uint32_t>(l));
@@ -493,6 +493,8 @@ void EngineImpl::event(device::SimDevice& d, const device::SimEvent& e) {
       v.flags = static_cast<std::uint8_t>((v.flags | Dev::kOnline) & ~(Dev::kMarked | Dev::kChurning | Dev::kConnecting));
       ++online_;
       v.hb_base = now_ - static_cast<Ns>(v.hb_k) * hb_ns_;  // heartbeat hb_k due one interval from now
+      // The login reply came in a frame, not a poll: the wheel still holds the login's timeout.
+      if (hb_ns_ > 0) schedule(l, hb_due(v, v.hb_k) < end_ ? hb_due(v, v.hb_k) : kInf);
       break;
     case device::SimEventKind::login_failed: {
       ++report_.totals.login_fail;
@@ -1001,6 +1003,7 @@ Result<Report> EngineImpl::run(const net::Stop& stop, const std::function<void(c
   const double ramp_s = n_ ? static_cast<double>(n_) / opt_.traffic.login_rate : 0.0;
   mix_start_ = t0_ + static_cast<Ns>(ramp_s * 1e9);
   next_progress_ = t0_ + kNs;
+  for (Account& acc : accts_) acc.s.start(to_time(now_));
   poll_accounts();
   tick();
   if (loop_.run(done_) != 0) return fail(ErrorKind::io, "the load generator's event loop failed (epoll)");

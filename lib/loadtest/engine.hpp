@@ -24,6 +24,24 @@
 // A send that leaves later than kLateThreshold after its scheduled time is counted in
 // Totals::late_sends (the tester itself fell behind); its latency still starts at the
 // scheduled time.
+//
+// Counting (lib/loadtest/engine.cpp):
+//  * every login attempt ends once, in login_ok or login_fail: a connect that fails counts in
+//    connect_fail and login_fail, with its cause in errors (devices do not retry a failed
+//    login; a logged-in device whose connection drops, or that churns, logs in again at once);
+//  * errors by kind: refused, reset, closed (the platform closed a session), timeout (a login,
+//    heartbeat or downlink reply later than reply_timeout), address_unavailable, login_refused,
+//    bad_reply; rarer ones: relay_refused, uplink_refused, hb_refused, no_session (a mix found
+//    no logged-in device to use), late_reply (after its timeout was counted), foreign_token,
+//    wrong_device, bad_frame, send_queue_full, udp_send_dropped, file_limit, unreachable,
+//    account_* (the downlink accounts' own failures);
+//  * a heartbeat whose connection drops before the reply counts in hb_loss (not in errors);
+//  * mixes (relay, uplink, downlink, churn) start when the login ramp has been scheduled
+//    (devices.size() / login_rate after the start); relay pairs are fixed: each device sends to
+//    the next member of its group in this slice (a ring), so every receiver has one sender;
+//  * UDP devices share a bound socket per 256 devices (the platform keys a UDP session on the
+//    device id and token, not on the source address: lib/platform/router.cpp), spread over
+//    `sources`.
 #pragma once
 
 #include <chrono>

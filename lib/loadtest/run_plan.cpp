@@ -78,12 +78,30 @@ Slice split_slice(Slice s, std::uint64_t parts, std::uint64_t i) {
 
 std::uint64_t descriptors_for(Slice s, unsigned tcp_percent, std::uint64_t accounts) {
   const std::uint64_t tcp = tcp_devices(s, tcp_percent);
-  return tcp + div_up(s.size() - tcp, kUdpDevicesPerSocket) + accounts;
+  // The engine opens one UDP socket per kUdpDevicesPerSocket devices of its slice (TCP ones
+  // included, so that device l's socket is l / 256) as soon as one device speaks UDP.
+  const std::uint64_t udp_sockets = s.size() > tcp ? div_up(s.size(), kUdpDevicesPerSocket) : 0;
+  return tcp + udp_sockets + accounts;
 }
 
-std::uint64_t auto_workers(std::uint64_t descriptors, std::uint64_t nofile, std::uint64_t max_workers) {
+std::uint64_t worker_descriptors(Slice s, unsigned tcp_percent, std::uint64_t accounts, std::uint64_t workers) {
+  workers = std::max<std::uint64_t>(workers, 1);
+  std::uint64_t most = 0;
+  for (std::uint64_t w = 0; w < workers; ++w)
+    most = std::max(most, descriptors_for(split_slice(s, workers, w), tcp_percent, w == 0 ? accounts : 0));
+  return most;
+}
+
+std::uint64_t auto_workers(Slice s, unsigned tcp_percent, std::uint64_t accounts, std::uint64_t nofile,
+                           std::uint64_t max_workers) {
+  max_workers = std::max<std::uint64_t>(max_workers, 1);
   if (nofile <= kReservedDescriptors) return 1;
-  return std::clamp<std::uint64_t>(div_up(descriptors, nofile - kReservedDescriptors), 1, std::max<std::uint64_t>(max_workers, 1));
+  const std::uint64_t room = nofile - kReservedDescriptors;
+  // The even share is a lower bound; unequal parts may need a few more workers than that.
+  std::uint64_t w = std::max<std::uint64_t>(div_up(descriptors_for(s, tcp_percent, accounts), room), 1);
+  for (; w < max_workers; ++w)
+    if (worker_descriptors(s, tcp_percent, accounts, w) <= room) return w;
+  return max_workers;
 }
 
 std::uint64_t auto_source_count(std::uint64_t tcp_connections, std::uint64_t ports) {

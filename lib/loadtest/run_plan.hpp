@@ -36,10 +36,16 @@ inline constexpr std::uint64_t kUdpDevicesPerSocket = 256;
 // device and per account it logs in, plus one per kUdpDevicesPerSocket UDP devices.
 std::uint64_t descriptors_for(Slice slice, unsigned tcp_percent, std::uint64_t accounts);
 
-// Workers chosen for you: the fewest whose share of `descriptors` fits `nofile` (each worker
-// keeps kReservedDescriptors), at least 1, at most `max_workers` (check_plan then says why
-// the run does not fit).
-std::uint64_t auto_workers(std::uint64_t descriptors, std::uint64_t nofile, std::uint64_t max_workers = 64);
+// The most descriptors any of `workers` processes needs when `slice` is split among them
+// (split_slice; the accounts go to worker 0). Parts of equal size may differ in TCP devices
+// (--tcp-share), so this is a maximum, not the total divided by the workers.
+std::uint64_t worker_descriptors(Slice slice, unsigned tcp_percent, std::uint64_t accounts, std::uint64_t workers);
+
+// Workers chosen for you: the fewest such that every worker's descriptors fit `nofile` less
+// kReservedDescriptors, at least 1, at most `max_workers` (check_plan then says why the run
+// does not fit).
+std::uint64_t auto_workers(Slice slice, unsigned tcp_percent, std::uint64_t accounts, std::uint64_t nofile,
+                           std::uint64_t max_workers = 64);
 
 // Source addresses chosen for you on loopback when `tcp_connections` to one server address
 // would use more than `ports` local ports from one address: 127.0.0.2, 127.0.0.3, … enough of

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
@@ -43,8 +44,10 @@ def children(pid):
 def test_lowered_limit_splits_over_workers():
     n = 300
     with provisioned_server(n) as srv:
-        # 300 sockets + 8 reserved do not fit 200 descriptors: two workers of 150.
-        p = subprocess.run(with_ulimit(200, ["--server", "127.0.0.1:%d" % srv.port, "-n", str(n), "--seed", SEED,
+        # 150 TCP devices and 2 UDP sockets (one per 256 devices of the slice) + 8 reserved do
+        # not fit 100 descriptors; two workers of 150 would not either (devices 0-149 hold
+        # 100 TCP devices): three workers of 100.
+        p = subprocess.run(with_ulimit(100, ["--server", "127.0.0.1:%d" % srv.port, "-n", str(n), "--seed", SEED,
                                              "--groups", GROUPS, "--tcp-share", "50%", "--rate", "1000/s",
                                              "--heartbeat", "1s", "--relay", "100/s", "--duration", "4s",
                                              "--progress", "plain", "-v"]),
@@ -53,7 +56,7 @@ def test_lowered_limit_splits_over_workers():
         srv.stop()
         stats = srv.wait_event("stats", timeout=10)
     rep = json.loads(p.stdout)
-    assert "m2m-loadtest: devices 0-299 of 300 over 2 workers, 300 descriptors" in p.stderr.splitlines(), p.stderr
+    assert "m2m-loadtest: devices 0-299 of 300 over 3 workers, 152 descriptors" in p.stderr.splitlines(), p.stderr
     t = rep["totals"]
     assert rep["devices"] == n and rep["shards"] == 1, rep
     assert t["login_ok"] == n and t["login_fail"] == 0, t
@@ -62,7 +65,7 @@ def test_lowered_limit_splits_over_workers():
     assert rep["relay"]["received"] == t["relay_sent"] and rep["relay"]["lost"] == 0, (rep["relay"], t)
     assert stats["logins"] == t["login_ok"], (stats, t)
     assert stats["relays"] == t["relay_sent"], (stats, t)
-    assert stats["frames_in"] == t["login_ok"] + t["hb_sent"] + t["relay_sent"], (stats, t)
+    assert stats["frames_in"] == t["login_ok"] + t["hb_sent"] + t["relay_sent"] + rep["relay"]["received"], (stats, t)
     # Two processes' costs, summed; the largest is one of them.
     r = rep["resources"]
     assert r["peak_rss_kib_sum"] > r["peak_rss_kib"] > 0, r
@@ -113,6 +116,55 @@ def test_dead_worker_is_named():
     assert "m2m-loadtest: error: no report: the figures of the workers above are missing" in err.splitlines(), err
 
 
+def test_two_shards_merge_to_the_servers_counts():
+    """Two machines' worth of one population (--shard 1/2 and 2/2 at the same time), merged:
+    the slices do not overlap (every device logs in once) and the merged counts are the
+    server's. Shard 1 also holds the groups' accounts and sends the downlink requests."""
+    n = 200
+    csv = subprocess.run([LT, "provision", "--count", str(n), "--seed", SEED, "--groups", GROUPS, "--accounts"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    with provisioned_server(n) as srv:
+        srv.admin(["account", "import"], csv)
+        common = ["--server", "127.0.0.1:%d" % srv.port, "-n", str(n), "--seed", SEED, "--groups", GROUPS,
+                  "--rate", "400/s", "--heartbeat", "1s", "--relay", "40/s", "--downlink", "20/s", "--duration", "4s",
+                  "--progress", "none"]
+        procs = [subprocess.Popen([LT, "run", "--shard", "%d/2" % k] + common, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+        try:
+            outs = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                stop_process(p)
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err[-2000:]
+        reports = [json.loads(out) for out, _ in outs]
+        srv.stop()
+        stats = srv.wait_event("stats", timeout=10)
+    assert [r["devices"] for r in reports] == [100, 100], [r["devices"] for r in reports]
+    assert reports[1]["totals"]["downlink_sent"] == 0, reports[1]["totals"]  # only shard 1 has the accounts
+    # m2m-loadtest merge combines the machines' reports into the run's.
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for k, (out, _) in enumerate(outs):
+            files.append(os.path.join(tmp, "shard%d.json" % (k + 1)))
+            with open(files[-1], "w") as f:
+                f.write(out)
+        m = subprocess.run([LT, "merge"] + files, capture_output=True, text=True, timeout=30)
+    assert m.returncode == 0, m.stderr
+    rep = json.loads(m.stdout)
+    assert rep["devices"] == n and rep["shards"] == 2, rep
+    t = rep["totals"]
+    received = rep["relay"]["received"]
+    assert t["login_ok"] == n and t["login_fail"] == 0, t
+    assert t["downlink_sent"] > 0 and t["downlink_ok"] == t["downlink_sent"], t
+    assert rep["latency"]["downlink"]["count"] == t["downlink_ok"], rep["latency"]["downlink"]
+    # The server counts the groups' accounts' logins too, and routes each downlink request.
+    groups = int(GROUPS)
+    assert stats["logins"] == t["login_ok"] + groups, (stats, t)
+    assert stats["routed"] == t["downlink_sent"], (stats, t)
+    assert stats["relays"] == t["relay_sent"] and received == t["relay_sent"], (stats, t, received)
+
+
 if __name__ == "__main__":
     run_tests([test_lowered_limit_splits_over_workers, test_precheck_names_the_figure_the_limit_and_the_fix,
-               test_dead_worker_is_named])
+               test_dead_worker_is_named, test_two_shards_merge_to_the_servers_counts])

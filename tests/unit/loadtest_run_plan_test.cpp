@@ -41,7 +41,7 @@ TEST_CASE("TCP devices of a slice, counted like is_tcp") {
       CHECK(tcp_devices(s, p) == n);
     }
   CHECK(descriptors_for({0, 500}, 100, 0) == 500);
-  CHECK(descriptors_for({0, 500}, 50, 4) == 250 + 1 + 4);     // 250 UDP devices share one socket
+  CHECK(descriptors_for({0, 500}, 50, 4) == 250 + 2 + 4);     // a UDP socket per 256 of the slice
   CHECK(descriptors_for({0, 1000}, 0, 0) == 4);               // 1000 UDP devices: 4 sockets of 256
   CHECK(descriptors_for({0, 0}, 0, 0) == 0);
 }
@@ -62,14 +62,22 @@ TEST_CASE("slices split into contiguous parts that differ by at most one") {
 }
 
 TEST_CASE("workers chosen for the file limit") {
-  CHECK(auto_workers(500, 1024) == 1);
-  CHECK(auto_workers(1016, 1024) == 1);
-  CHECK(auto_workers(1017, 1024) == 2);
-  CHECK(auto_workers(500, 64) == 9);  // 56 per worker
-  CHECK(auto_workers(1'000'000, 20'000) == 51);
-  CHECK(auto_workers(1'000'000, 100, 64) == 64);  // capped: check_plan then says it does not fit
-  CHECK(auto_workers(10, 5) == 1);
-  CHECK(auto_workers(0, 1024) == 1);
+  const Slice s500{0, 500};
+  CHECK(auto_workers(s500, 100, 0, 1024) == 1);
+  CHECK(auto_workers({0, 1016}, 100, 0, 1024) == 1);
+  CHECK(auto_workers({0, 1017}, 100, 0, 1024) == 2);
+  CHECK(auto_workers(s500, 100, 0, 64) == 9);  // 56 per worker
+  CHECK(auto_workers({0, 1'000'000}, 100, 0, 20'000) == 51);
+  CHECK(auto_workers({0, 1'000'000}, 100, 0, 100, 64) == 64);  // capped: check_plan then says it does not fit
+  CHECK(auto_workers({0, 10}, 100, 0, 5) == 1);
+  CHECK(auto_workers({0, 0}, 100, 0, 1024) == 1);
+  // --tcp-share 50%: 150 TCP devices + 2 UDP sockets would fit two workers of 92 evenly, but
+  // devices 0-149 hold 100 TCP devices (0-49, 100-149): three workers are needed.
+  CHECK(worker_descriptors({0, 300}, 50, 0, 2) == 100 + 1);
+  CHECK(worker_descriptors({0, 300}, 50, 0, 3) == 50 + 1);
+  CHECK(auto_workers({0, 300}, 50, 0, 100) == 3);
+  // The accounts (one connection per group) go to worker 0.
+  CHECK(worker_descriptors({0, 100}, 100, 10, 2) == 60);
 }
 
 TEST_CASE("source addresses chosen when one address runs out of ports") {

@@ -17,9 +17,10 @@ int main(int argc, char** argv) {
   // The shared footer (cli::kExitCodesHelp) does not list 7 yet; this program is the one
   // that exits 7, so it says so (before the subcommands, which copy the footer).
   app.footer(
-      "Exit status: 0 ok (every --slo goal held), 1 runtime failure, 2 usage error,\n"
-      "3 a report that is not valid, 7 goal missed (each missed --slo goal is named on stderr),\n"
-      "130 interrupted.");
+      "Exit status: 0 ok (every --slo goal held), 1 the tester itself failed (runtime failure, a run\n"
+      "that does not fit this machine, a worker that died), 2 usage error, 3 a report that is not\n"
+      "valid, 6 the --server name does not resolve, 7 goal missed (each missed --slo goal is named on\n"
+      "stderr), 130 interrupted (run still writes the report of what ran).");
   app.require_subcommand(1);
 
   const std::vector<Command> commands{add_provision_command(app), add_run_command(app), add_merge_command(app)};

@@ -129,12 +129,15 @@ int preflight(const RunArgs& a, Plan& p) {
   }
   const auto limits = loadtest::read_system_limits();
   const auto& o = p.base;
-  p.descriptors = loadtest::descriptors_for(p.slice, o.tcp_percent, p.accounts_here ? o.population.groups : 0);
-  p.workers = a.workers ? a.workers : loadtest::auto_workers(p.descriptors, limits.nofile_soft);
+  const std::uint64_t accounts = p.accounts_here ? o.population.groups : 0;
+  p.descriptors = loadtest::descriptors_for(p.slice, o.tcp_percent, accounts);
+  p.workers = a.workers ? a.workers : loadtest::auto_workers(p.slice, o.tcp_percent, accounts, limits.nofile_soft);
   p.workers = std::min<std::uint64_t>(p.workers, std::max<std::uint64_t>(p.slice.size(), 1));
 
   loadtest::RunPlan plan;
-  plan.tcp_connections = p.descriptors;
+  // check_plan reads an even share per worker: give it the largest share, times the workers.
+  plan.tcp_connections =
+      std::max(p.descriptors, loadtest::worker_descriptors(p.slice, o.tcp_percent, accounts, p.workers) * p.workers);
   plan.workers = p.workers;
   loadtest::SourceAddresses sources;
   if (a.source_ips) {
@@ -198,9 +201,9 @@ int run(RunArgs& a) {
     return outcome.usage_error ? cli::usage : cli::failure;
   }
   const auto& t = outcome.report.totals;
-  if (t.login_ok == 0 && t.login_fail + t.connect_fail > 0)
+  if (t.login_ok == 0 && t.login_fail > 0)
     cli::warning(kProg, "no device logged in (" + loadtest::group_digits(t.login_fail) + " logins failed, " +
-                            loadtest::group_digits(t.connect_fail) + " connects failed): is " + a.server +
+                            loadtest::group_digits(t.connect_fail) + " of them at the connect): is " + a.server +
                             " the platform, and the population provisioned there?");
   const int rc = a.out.finish(outcome.report);
   return outcome.interrupted ? cli::exit_after_interrupt() : rc;
