@@ -588,7 +588,6 @@ void EngineImpl::device_frame(std::uint64_t l, const ai::FrameView& f) {
     }
   }
   d.on_frame(f, nullptr, to_time(now_));
-  poll_dev(l);  // a login reply starts the heartbeat schedule: wake the device for its first one
 }
 
 // ---- accounts (downlink) -----------------------------------------------------------------------
