@@ -55,6 +55,8 @@ class Floor {
     for (;;) {
       int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN, or out of descriptors: the backlog waits
+      const int one = 1;  // as lib/net's loop does for every TCP connection
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
