@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -78,6 +79,11 @@ Result<void> Server::open() {
   auto udp = loop_.open_udp(bound_, opt_.reuseport);
   if (!udp) return unexpected(udp.error());
   udp_ = *udp;
+  // Every UDP device shares this one socket: a default receive buffer (~208 KiB, a few
+  // hundred datagrams) overflows whenever the loop is descheduled for a few milliseconds at
+  // tens of thousands of datagrams per second. Ask for 8 MiB (the kernel caps it at rmem_max).
+  const int rcvbuf = 8 << 20;
+  ::setsockopt(udp_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   return {};
 }
 
