@@ -662,20 +662,27 @@ void Router::relay(std::uint32_t d, const Source& src, const ai::FrameView& f) {
     // Relaying to oneself may close the sender here; everything used below was copied first.
     if (!deliver(t, ai::cmd::data_relay, data, next_seq_++)) refused = "send_failed";
   }
-  const std::string target = req ? ai::format_device(req->peer) : std::string();
+  relay_outcome(self_id, req ? req->peer : 0, req.has_value(), req ? req->payload.size() : 0, refused, false);
+  reply(src, f, refused ? ai::status::fail : ai::status::ok, {}, tok);
+}
+
+// Counts a relay's outcome and writes its event (relay, or relay_refused with the reason), for
+// a target held here or (remote) by another node.
+void Router::relay_outcome(std::uint64_t from, std::uint64_t to, bool has_target, std::size_t bytes, const char* refused,
+                           bool remote) {
+  const std::string target = has_target ? ai::format_device(to) : std::string();
   if (refused) {
     ++counters_.drops;
     if (log_.session_events())
-      log_.session(EventLog::Line("relay_refused")
-                       .add("from", ai::format_device(self_id))
-                       .add("to", target)
-                       .add("reason", refused));
-    return reply(src, f, ai::status::fail, {}, tok);
+      log_.session(EventLog::Line("relay_refused").add("from", ai::format_device(from)).add("to", target).add("reason", refused));
+    return;
   }
   ++counters_.relays;
-  if (log_.session_events())
-    log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", target).add("bytes", req->payload.size()));
-  reply(src, f, ai::status::ok, {}, tok);
+  if (!log_.session_events()) return;
+  EventLog::Line line("relay");
+  line.add("from", ai::format_device(from)).add("to", target).add("bytes", bytes);
+  if (remote) line.add("remote", true);
+  log_.session(line);
 }
 
 void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView& f) {
@@ -990,19 +997,7 @@ void Router::relay_remote(std::uint32_t d, const Source& src, const ai::FrameVie
   const std::uint64_t self_id = reg_.device(d).id;
   const std::size_t bytes = body.size() >= 8 ? body.size() - 8 : 0;
   auto finish = [this, d, src, tok, self_id, target, bytes, cls = f.cls, cmd = f.cmd, seq = f.seq](const char* refused) {
-    const std::string to = ai::format_device(target);
-    if (refused) {
-      ++counters_.drops;
-      if (log_.session_events())
-        log_.session(EventLog::Line("relay_refused")
-                         .add("from", ai::format_device(self_id))
-                         .add("to", to)
-                         .add("reason", refused));
-    } else {
-      ++counters_.relays;
-      if (log_.session_events())
-        log_.session(EventLog::Line("relay").add("from", ai::format_device(self_id)).add("to", to).add("bytes", bytes).add("remote", true));
-    }
+    relay_outcome(self_id, target, true, bytes, refused, true);
     if (!same_sender(d, src, tok)) return;  // the sender left or logged in again meanwhile
     ai::FrameView req{cls, cmd, seq, 0, ai::status::request, self_id, {}, {}};
     reply(src, req, refused ? ai::status::fail : ai::status::ok, {}, tok);

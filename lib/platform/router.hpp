@@ -215,6 +215,8 @@ class Router {
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay_remote(std::uint32_t d, const Source& src, const ai::FrameView& f, std::uint64_t target, ByteView body);
+  void relay_outcome(std::uint64_t from, std::uint64_t to, bool has_target, std::size_t bytes, const char* refused,
+                     bool remote);
   void forward_remote(std::uint32_t a, const Source& src, const ai::FrameView& f, ByteView data);
   // The session that sent `f` is still the one that sent it (the sender of a cross-node
   // request, whose answer comes later).
