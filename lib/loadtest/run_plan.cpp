@@ -105,9 +105,9 @@ std::uint64_t auto_workers(Slice s, unsigned tcp_percent, std::uint64_t accounts
 }
 
 std::uint64_t auto_source_count(std::uint64_t tcp_connections, std::uint64_t ports) {
-  const std::uint64_t usable = ports - ports / 10;
-  if (!usable || tcp_connections <= usable) return 0;
-  return div_up(tcp_connections, usable);
+  const std::uint64_t per_source = std::min(ports - ports / 10, kConnectionsPerSource);
+  if (!per_source || tcp_connections <= per_source) return 0;
+  return div_up(tcp_connections, per_source);
 }
 
 std::vector<WorkerShare> plan_workers(Slice shard, std::uint64_t run_devices, std::uint64_t workers,

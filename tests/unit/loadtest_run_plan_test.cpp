@@ -81,10 +81,11 @@ TEST_CASE("workers chosen for the file limit") {
 }
 
 TEST_CASE("source addresses chosen when one address runs out of ports") {
-  CHECK(auto_source_count(18'000, 28'232) == 0);
-  CHECK(auto_source_count(25'409, 28'232) == 0);  // 28,232 - 2,823
-  CHECK(auto_source_count(25'410, 28'232) == 2);
-  CHECK(auto_source_count(100'000, 28'232) == 4);
+  CHECK(auto_source_count(4'000, 28'232) == 0);
+  CHECK(auto_source_count(4'001, 28'232) == 2);
+  CHECK(auto_source_count(18'000, 28'232) == 5);
+  CHECK(auto_source_count(100'000, 28'232) == 25);
+  CHECK(auto_source_count(3'000, 2'000) == 2);  // a narrow port range: 1,800 per address
   CHECK(auto_source_count(5, 0) == 0);
 }
 

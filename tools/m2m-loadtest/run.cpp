@@ -150,9 +150,10 @@ int preflight(const RunArgs& a, Plan& p) {
     const std::uint64_t ports = std::uint64_t{limits.port_high} - limits.port_low + 1;
     if (const auto n = loadtest::auto_source_count(p.descriptors, ports)) {
       sources.ranges.push_back({0x7F000002u, static_cast<std::uint32_t>(0x7F000002u + std::min<std::uint64_t>(n, 1u << 20) - 1)});
-      std::fprintf(stderr, "%s: %s connections from %s source addresses (127.0.0.2-%s): one would run out of ports\n",
+      std::fprintf(stderr, "%s: %s connections from %s source addresses (127.0.0.2-%s): the kernel's port search slows past %s on one\n",
                    kProg.data(), loadtest::group_digits(p.descriptors).c_str(), std::to_string(n).c_str(),
-                   loadtest::format_ipv4_host(sources.at(sources.count() - 1)).c_str());
+                   loadtest::format_ipv4_host(sources.at(sources.count() - 1)).c_str(),
+                   loadtest::group_digits(loadtest::kConnectionsPerSource).c_str());
       plan.unbindable = loadtest::probe_bind(sources);
     }
   }
@@ -246,8 +247,8 @@ Command add_run_command(CLI::App& app) {
   cli::add_optional(*c, "--shard", a->shard, "simulate slice K of N of the population (machine K of N; rates are the whole run's)",
                     "K/N");
   cli::add_optional(*c, "--source-ips", a->source_ips,
-                    "local IPv4 addresses to connect from, e.g. 127.0.0.2-127.0.0.40 (default: chosen on loopback when "
-                    "one address would run out of ports)",
+                    "local IPv4 addresses to connect from, e.g. 127.0.0.2-127.0.0.40 (default: on loopback, one "
+                    "address per 4,000 connections)",
                     "RANGE");
   cli::add_count(*c, "--workers", a->workers, "worker processes (default: as many as the file limit requires)")
       ->type_name("N");
