@@ -102,7 +102,6 @@ class Session : private device::Sink {
   Bytes wire_;
   std::optional<Error> tx_error_;       // a send from inside the session failed
   std::optional<std::uint8_t> reply_status_;
-  bool login_reply_ok_ = false;
   bool saw_garbage_ = false;
   bool saw_frame_ = false;
   bool input_finished_ = false;
