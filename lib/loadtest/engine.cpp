@@ -4,7 +4,7 @@
 // Per-device cost (the <= 1 KiB budget): the SimDevice (kMaxSimDeviceSize), one Dev record
 // beside it (heartbeat schedule as a formula, outstanding heartbeats as a 64-bit mask, the
 // relay sequence window), about two 4-byte timing-wheel entries and a 4-byte fd table slot.
-// No per-device timer, std::function or deframer: one 1 ms tick walks a timing wheel, and a
+// No per-device timer, std::function or deframer: a 250 us tick walks a timing wheel of 1 ms slots, and a
 // connection gets a buffer only while a frame is split across reads.
 //
 // Heartbeats are the engine's, not the Session's (SimConfig heartbeat 0): heartbeat k of a
@@ -167,7 +167,9 @@ class EngineImpl final : public Engine, net::Loop::Handler, device::SimOutput {
 
   static net::Loop::Options loop_options() {
     net::Loop::Options o;
-    o.tick = std::chrono::milliseconds(1);
+    // Sends leave at the first tick after their scheduled time, and that wait is in every
+    // latency: a 250 us tick keeps it under 0.25 ms (about 4,000 wake-ups a second per process).
+    o.tick = std::chrono::microseconds(250);
     o.max_send_queue = 256 * 1024;
     return o;
   }

@@ -29,6 +29,8 @@
 #include "net/endpoint.hpp"
 #include "net/socket.hpp"
 
+struct epoll_event;  // <sys/epoll.h>
+
 namespace m2m::net {
 
 // Ends Loop::run from a signal handler or another thread: request() is async-signal-safe
@@ -55,7 +57,7 @@ ErrorKind error_kind(int err);
 class Loop {
  public:
   struct Options {
-    std::chrono::milliseconds tick{100};       // Handler::tick cadence
+    std::chrono::microseconds tick{100'000};  // Handler::tick cadence (kept to the microsecond: epoll_pwait2)
     std::size_t max_send_queue = 64 * 1024;    // bytes queued per blocked connection
     std::size_t read_buffer = 64 * 1024;       // the one shared read buffer
   };
@@ -137,6 +139,7 @@ class Loop {
     std::unique_ptr<Bytes> out;  // only while the kernel send buffer is full
   };
 
+  int wait_events(std::vector<epoll_event>& events, std::chrono::nanoseconds wait);
   bool add(int fd, std::uint32_t events, Kind kind);
   void set_events(int fd, std::uint32_t events);
   void accept_ready(int listener);
@@ -153,6 +156,7 @@ class Loop {
   std::vector<Kind> kinds_;                 // indexed by fd (one byte)
   std::vector<int> closing_;                // closed during the current event
   std::uint64_t connections_ = 0;
+  bool no_pwait2_ = false;                  // the kernel lacks epoll_pwait2 (before 5.11)
   Bytes rx_;                                // the shared read buffer
 };
 
