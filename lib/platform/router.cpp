@@ -832,13 +832,17 @@ void Router::forward_to_device(std::uint32_t a, const Source& src, const ai::Fra
   }
   route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
   routes_[static_cast<std::uint64_t>(d) << 16 | seq] = route;
-  if (log_.session_events())
-    log_.session(EventLog::Line("route")
-                     .add("account", acc_id)
-                     .add("device", ai::format_device(f.device))
-                     .add("type", std::string(ai::type_name(f.cls, f.cmd)))
-                     .add("client_seq", f.seq)
-                     .add("seq", seq));
+  if (log_.session_events()) log_.session(route_line(acc_id, f).add("seq", seq));
+}
+
+// The `route` event of an operator's request forwarded to a device (here or on another node).
+EventLog::Line Router::route_line(std::uint64_t account, const ai::FrameView& f) {
+  EventLog::Line line("route");
+  line.add("account", account)
+      .add("device", ai::format_device(f.device))
+      .add("type", std::string(ai::type_name(f.cls, f.cmd)))
+      .add("client_seq", f.seq);
+  return line;
 }
 
 // ---- firmware updates (m2m-protocol(7), OTA UPDATES; m2m-server(1), FIRMWARE UPDATES) -------
@@ -1031,13 +1035,7 @@ void Router::forward_remote(std::uint32_t a, const Source& src, const ai::FrameV
     send_frame(Source{false, fd, {}}, back);
   };
   if (const char* why = remote_->unavailable()) return finish(ai::status::fail, {}, why);
-  if (log_.session_events())
-    log_.session(EventLog::Line("route")
-                     .add("account", acc_id)
-                     .add("device", ai::format_device(f.device))
-                     .add("type", std::string(ai::type_name(f.cls, f.cmd)))
-                     .add("client_seq", f.seq)
-                     .add("remote", true));
+  if (log_.session_events()) log_.session(route_line(acc_id, f).add("remote", true));
   remote_->command(f.device, ai::command_key(f.cls, f.cmd), data, std::move(finish));
 }
 

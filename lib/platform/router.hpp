@@ -215,6 +215,7 @@ class Router {
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay_remote(std::uint32_t d, const Source& src, const ai::FrameView& f, std::uint64_t target, ByteView body);
+  static EventLog::Line route_line(std::uint64_t account, const ai::FrameView& f);
   void relay_outcome(std::uint64_t from, std::uint64_t to, bool has_target, std::size_t bytes, const char* refused,
                      bool remote);
   void forward_remote(std::uint32_t a, const Source& src, const ai::FrameView& f, ByteView data);
