@@ -32,7 +32,7 @@ void EngineImpl::schedule(std::uint64_t l, Ns at) {
 }
 
 void EngineImpl::run_wheel() {
-  const std::uint32_t now_ms = static_cast<std::uint32_t>(std::max<Ns>(0, (now_ - t0_) / 1'000'000));
+  const std::uint32_t now_ms = static_cast<std::uint32_t>(std::max<Ns>(0, (now_ - t0_) / kSlotNs));
   std::uint32_t visits = 0;
   while (cursor_ < now_ms && visits++ < kWheel) {
     const std::uint32_t ms = ++cursor_;

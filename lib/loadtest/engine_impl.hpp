@@ -7,7 +7,7 @@
 // Per-device cost (the <= 1 KiB budget): the SimDevice (kMaxSimDeviceSize), one Dev record
 // beside it (heartbeat schedule as a formula, outstanding heartbeats as a 64-bit mask, the
 // relay sequence window), about two 4-byte timing-wheel entries and a 4-byte fd table slot.
-// No per-device timer, std::function or deframer: a 250 us tick walks a timing wheel of 1 ms
+// No per-device timer, std::function or deframer: a 250 us tick walks a timing wheel of 250 us
 // slots, and a connection gets a buffer only while a frame is split across reads.
 //
 // Heartbeats are the engine's, not the Session's (SimConfig heartbeat 0): heartbeat k of a
@@ -39,7 +39,11 @@ using SteadyClock = std::chrono::steady_clock;
 inline constexpr Ns kNs = 1'000'000'000;
 inline constexpr Ns kInf = INT64_MAX;
 inline constexpr std::uint32_t kNoWake = UINT32_MAX;
-inline constexpr std::size_t kWheel = 8192;          // 1 ms slots: 8.2 s; later wakes wait a turn
+// The timing wheel's slots are as fine as the loop's tick (a wake waits on average half a
+// slot, and that wait is in the heartbeat latency): 32,768 slots of 250 us span 8.2 s; later
+// wakes wait a turn.
+inline constexpr Ns kSlotNs = 250'000;
+inline constexpr std::size_t kWheel = 32768;
 inline constexpr std::size_t kRelayPayload = 24;     // sender index, sequence, intended time (ns)
 inline constexpr int kMaxPick = 64;                  // devices tried for one mix operation
 
@@ -77,7 +81,7 @@ struct Dev {
   Ns mark = 0;               // intended time of the connect and login in progress
   std::uint64_t hb_out = 0;  // outstanding heartbeats, bit k mod 64
   std::uint32_t hb_k = 0;    // heartbeats sent (the next one's number)
-  std::uint32_t wake = kNoWake;  // ms since the start: the wheel slot it waits in
+  std::uint32_t wake = kNoWake;  // slots (kSlotNs) since the start: the wheel slot it waits in
   std::uint32_t relay_seq = 0;   // relay frames sent
   std::int32_t fd = -1;      // TCP connection, or the UDP socket it shares
   std::uint16_t seq = 1;     // sequence numbers of its relays and uplinks
@@ -174,7 +178,7 @@ class EngineImpl final : public Engine, net::Loop::Handler, device::SimOutput {
     if (t == kInf) return kNoWake;
     const Ns d = t - t0_;
     if (d <= 0) return 0;
-    const Ns ms = (d + 999'999) / 1'000'000;
+    const Ns ms = (d + kSlotNs - 1) / kSlotNs;
     return ms >= static_cast<Ns>(kNoWake) ? kNoWake - 1 : static_cast<std::uint32_t>(ms);
   }
   void error(std::string_view kind, std::uint64_t n = 1) {
