@@ -18,19 +18,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration", "support"))
-from m2m_client import OK, Peer, Server, encode, password, split_frames  # noqa: E402
+from m2m_client import OK, Peer, Server, encode, password, rss_kib, split_frames  # noqa: E402
 from cluster_fixture import Cluster  # noqa: E402
 
 A, B = 0xA1, 0xB2
 FIRST = 0x0C000000
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def udp_logins(port, n):

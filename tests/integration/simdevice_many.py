@@ -8,7 +8,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "support"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "simdevice_support"))
-from m2m_client import Server, run_tests  # noqa: E402
+from m2m_client import Server, rss_kib, run_tests  # noqa: E402
 from sim import Sim  # noqa: E402
 
 N = 1000
@@ -24,14 +24,6 @@ def stats_where(srv, pred, timeout):
         ev = srv.wait_event("stats", timeout=left)
         if pred(ev):
             return ev
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_thousand_devices_log_in_and_heartbeat():

@@ -216,6 +216,15 @@ class Peer:
         return False
 
 
+def rss_kib(pid):
+    """The resident memory of process `pid` in KiB (VmRSS), 0 when it has none."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def stop_process(proc, grace=5):
     """SIGTERM, then SIGKILL after `grace` seconds; returns the exit status."""
     if proc.poll() is None:
