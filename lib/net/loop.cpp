@@ -1,8 +1,6 @@
 #include "net/loop.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -112,8 +110,7 @@ Result<int> Loop::open_udp(const Address& at, bool reuseport) {
 Result<int> Loop::connect(const Address& to, const Address* source) {
   auto fd = connect_socket(to, false, source);
   if (!fd) return unexpected(std::move(fd).error());
-  const int one = 1;  // as for accepted connections: no Nagle delay for small frames
-  ::setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_no_delay(fd->get());
   if (!add(fd->get(), EPOLLOUT, Kind::connecting)) return sys_error("epoll_ctl");
   ++connections_;
   return fd->release();  // the loop owns it now (closed by release_closed)
@@ -274,8 +271,7 @@ void Loop::accept_ready(int listener) {
       ::close(fd);
       continue;
     }
-    const int one = 1;  // frames are small and each is due now: no Nagle delay behind an unacknowledged one
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_no_delay(fd);
     ++connections_;
     if (h_.accepted(fd, listener, Address::from(reinterpret_cast<const sockaddr*>(&a), len))) {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);

@@ -114,6 +114,11 @@ Result<void> Connection::wait(short events, Deadline deadline) {
   }
 }
 
+void set_no_delay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 Result<Fd> connect_socket(const Address& to, bool udp, const Address* source) {
   const std::string peer = format_address(to);
   Fd fd(::socket(to.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -160,8 +165,7 @@ Result<void> Connection::open(const HostPort& to, bool udp, Deadline deadline, c
       last = errno_error("connect " + peer_, err).error();
       continue;
     }
-    int one = 1;
-    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // frames are small and interactive
+    set_no_delay(fd_.get());
     return {};
   }
   return unexpected(last.value_or(Error{ErrorKind::unavailable, 0, "connect " + format_host_port(to) + ": no address"}));

@@ -62,6 +62,11 @@ FileLimit raise_file_limit();
 // destination and one source address serves far more than 28,000 connections.
 Result<Fd> connect_socket(const Address& to, bool udp, const Address* source = nullptr);
 
+// TCP_NODELAY: the protocol's frames are small and each is due now, so none waits behind an
+// unacknowledged one (Nagle held relayed frames up to the peer's delayed ACK). Every TCP
+// connection of the toolkit, accepted or connected, gets it.
+void set_no_delay(int fd);
+
 // ---- one client connection, blocking calls bounded by deadlines -------------------------
 // For programs that hold one session (m2m-send); the many-session programs use the event
 // loop instead. Errors carry the shared vocabulary: timeout (the deadline passed), closed
