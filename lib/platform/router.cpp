@@ -728,7 +728,16 @@ void Router::p2p_request(std::uint32_t d, const Source& src, const ai::FrameView
 
 void Router::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
   const std::uint64_t dev_id = reg_.device(d).id;
-  const std::uint32_t group = reg_.device(d).group;
+  const std::size_t n = to_local_clients(dev_id, reg_.device(d).group, cls, cmd, data);
+  if (cls == ai::cls::data) ++counters_.uplinks;
+  if (remote_) remote_->uplink(dev_id, cls, cmd, data);
+  if (log_.session_events()) log_.session(fan_out_line(dev_id, cls, data, n));
+}
+
+// An uplink or event of device `dev_id` (of `group`) to every account logged in here that may
+// see the group; returns how many got it.
+std::size_t Router::to_local_clients(std::uint64_t dev_id, std::uint32_t group, std::uint8_t cls, std::uint8_t cmd,
+                                     ByteView data) {
   std::size_t n = 0;
   for (auto& a : reg_.accounts()) {
     if (a.fd < 0 || !reg_.can_see(a, group)) continue;
@@ -736,13 +745,14 @@ void Router::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, Byt
     send_frame(Source{false, a.fd, {}}, f);
     ++n;
   }
-  if (cls == ai::cls::data) ++counters_.uplinks;
-  if (remote_) remote_->uplink(dev_id, cls, cmd, data);
-  if (log_.session_events())
-    log_.session(EventLog::Line(cls == ai::cls::data ? "uplink" : "event")
-                     .add("device", ai::format_device(dev_id))
-                     .add("bytes", data.size())
-                     .add("clients", n));
+  return n;
+}
+
+// The uplink (data class) or event line of a fan-out to `clients` accounts.
+EventLog::Line Router::fan_out_line(std::uint64_t dev_id, std::uint8_t cls, ByteView data, std::size_t clients) {
+  EventLog::Line line(cls == ai::cls::data ? "uplink" : "event");
+  line.add("device", ai::format_device(dev_id)).add("bytes", data.size()).add("clients", clients);
+  return line;
 }
 
 // A device's reply to a forwarded client request goes back with the client's sequence. It is
@@ -1065,20 +1075,8 @@ const char* Router::remote_command(std::uint32_t origin, std::uint32_t corr, std
 void Router::remote_uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
   const std::uint32_t d = reg_.find_device(device);
   if (d == kNone) return;
-  const std::uint32_t group = reg_.device(d).group;
-  std::size_t n = 0;
-  for (auto& a : reg_.accounts()) {
-    if (a.fd < 0 || !reg_.can_see(a, group)) continue;
-    ai::FrameView f{cls, cmd, a.next_seq++, 0, ai::status::request, device, ByteView(a.token), data};
-    send_frame(Source{false, a.fd, {}}, f);
-    ++n;
-  }
-  if (n && log_.session_events())
-    log_.session(EventLog::Line(cls == ai::cls::data ? "uplink" : "event")
-                     .add("device", ai::format_device(device))
-                     .add("bytes", data.size())
-                     .add("clients", n)
-                     .add("remote", true));
+  const std::size_t n = to_local_clients(device, reg_.device(d).group, cls, cmd, data);
+  if (n && log_.session_events()) log_.session(fan_out_line(device, cls, data, n).add("remote", true));
 }
 
 void Router::remote_introduce(std::uint64_t target, ByteView about) {

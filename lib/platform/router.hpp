@@ -212,6 +212,9 @@ class Router {
   // A request to device `d`; `command` is an ai::cmd key (class << 8 | command).
   bool deliver(std::uint32_t d, std::uint16_t command, ByteView data, std::uint16_t seq, bool udp_only = false);
   void to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, ByteView data);
+  std::size_t to_local_clients(std::uint64_t dev_id, std::uint32_t group, std::uint8_t cls, std::uint8_t cmd,
+                               ByteView data);
+  static EventLog::Line fan_out_line(std::uint64_t dev_id, std::uint8_t cls, ByteView data, std::size_t clients);
   void group_list(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay(std::uint32_t d, const Source& src, const ai::FrameView& f);
   void relay_remote(std::uint32_t d, const Source& src, const ai::FrameView& f, std::uint64_t target, ByteView body);
