@@ -28,14 +28,7 @@ Result<std::unique_ptr<LiveRegistry>> LiveRegistry::start(const std::string& pat
 LiveRegistry::LiveRegistry(std::unique_ptr<StoreWriter> writer, Registry& reg, Hooks hooks)
     : reg_(reg), hooks_(std::move(hooks)), writer_(std::move(writer)) {}
 
-void LiveRegistry::apply(const RegistrySnapshot& snap) {
-  SyncResult r = apply_snapshot(reg_, snap);
-  for (const auto& v : r.devices)
-    if (hooks_.revoke_device) hooks_.revoke_device(v.index, v.reason);
-  for (const auto& v : r.accounts)
-    if (hooks_.revoke_account) hooks_.revoke_account(v.index, v.reason);
-  if (r.changed() && hooks_.synced) hooks_.synced(r);
-}
+void LiveRegistry::apply(const RegistrySnapshot& snap) { report(hooks_, apply_snapshot(reg_, snap)); }
 
 void LiveRegistry::add_device(const DeviceRecord& rec, AddDone done) {
   adding_.insert(rec.id);

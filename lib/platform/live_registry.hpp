@@ -17,36 +17,23 @@
 #include <unordered_set>
 
 #include "platform/registry.hpp"
+#include "platform/registry_follower.hpp"
 #include "platform/registry_sync.hpp"
 #include "platform/store_writer.hpp"
 
 namespace m2m::platform {
 
-class LiveRegistry {
+class LiveRegistry final : public RegistryFollower {
  public:
-  struct Hooks {
-    // End the sessions of a device or account whose record was revoked (reason: "removed",
-    // "disabled", "password_changed"). The registry already holds the new state.
-    std::function<void(std::uint32_t device, std::string_view reason)> revoke_device;
-    std::function<void(std::uint32_t account, std::string_view reason)> revoke_account;
-    std::function<void(const SyncResult&)> synced;  // after a reload that changed something
-    std::function<void(const Error&)> failed;       // a reload that could not be read
-  };
   static constexpr std::chrono::milliseconds kDefaultCheck{250};
 
   static Result<std::unique_ptr<LiveRegistry>> start(const std::string& path, Registry& reg, Hooks hooks,
                                                       std::chrono::milliseconds check = kDefaultCheck);
   LiveRegistry(std::unique_ptr<StoreWriter> writer, Registry& reg, Hooks hooks);
 
-  int fd() const { return writer_->fd(); }
-  // The loop saw fd() readable: applies what the writer thread finished.
-  void ready() { writer_->drain(); }
-
-  // platform.add_terminal: writes `rec` (insert: fails when the id exists in the file), then,
-  // on the loop, adds it to the registry and calls done(nullptr), or done(reason) with
-  // "exists" or "store_failed" (the error is passed on too).
-  using AddDone = std::function<void(const char* refused, const Error* error)>;
-  void add_device(const DeviceRecord& rec, AddDone done);
+  int fd() const override { return writer_->fd(); }
+  void ready() override { writer_->drain(); }
+  void add_device(const DeviceRecord& rec, AddDone done) override;
   // An add of this id is in flight (a second request for it is refused as "exists").
   bool adding(std::uint64_t id) const { return adding_.count(id) != 0; }
   std::size_t in_flight() const { return writer_->in_flight(); }

@@ -48,6 +48,15 @@ struct SyncResult {
 // unchanged record.
 SyncResult apply_snapshot(Registry& reg, const RegistrySnapshot& snap);
 
+// One change at a time, with the same semantics (a store that reports changes record by
+// record: the cluster's bucket). apply_device/apply_account add or update the record, count
+// it in `out` and add a revocation when its sessions must end; they return its index. The
+// removals return false when no such record is registered (nothing changes then).
+std::uint32_t apply_device(Registry& reg, const DeviceRecord& d, SyncResult& out);
+bool apply_device_removed(Registry& reg, std::uint64_t id, SyncResult& out);
+std::uint32_t apply_account(Registry& reg, const AccountRecord& a, SyncResult& out);
+bool apply_account_removed(Registry& reg, std::uint64_t id, SyncResult& out);
+
 // Tells whether other connections committed to the file since the last look.
 class RegistryWatch {
  public:

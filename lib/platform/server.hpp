@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -39,12 +40,12 @@
 #include "net/socket.hpp"
 #include "platform/events.hpp"
 #include "platform/outbox.hpp"
+#include "platform/registry_follower.hpp"
 #include "platform/registry.hpp"
 #include "platform/router.hpp"
 
 namespace m2m::platform {
 
-class LiveRegistry;
 
 struct ServerOptions : RouterOptions {
   net::Address listen = net::Address::ipv4(0x7F000001, 8266);
@@ -65,6 +66,10 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   // within a second, and platform.add_terminal is written there off the loop. Call after
   // open(); without it, devices clients add live until the server stops.
   Result<void> follow(const std::string& registry_path);
+  // The same with another keeper of the registry (cluster mode: the bucket every node
+  // follows): `start` gets the registry and the server's hooks and returns the follower.
+  using FollowerStart = std::function<Result<std::unique_ptr<RegistryFollower>>(Registry&, RegistryFollower::Hooks)>;
+  Result<void> follow(const FollowerStart& start);
   // Cluster mode (m2m-server(1), CLUSTER): `node` reaches the other processes; the router
   // consults it for targets not online here. Call after open(); `node` outlives the server.
   Result<void> join(ClusterNode& node);
@@ -123,7 +128,7 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   ai::Deframer scratch_;                    // shared while no frame is split
   Registry& reg_;
   ClusterNode* node_ = nullptr;             // cluster mode only
-  std::unique_ptr<LiveRegistry> live_;      // last: its writer thread stops first
+  std::unique_ptr<RegistryFollower> live_;  // last: its thread stops first
 };
 
 }  // namespace m2m::platform

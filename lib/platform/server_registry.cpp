@@ -34,7 +34,15 @@ class Server::Terminals final : public TerminalStore {
 std::unique_ptr<TerminalStore> Server::make_terminals(Server& server) { return std::make_unique<Terminals>(server); }
 
 Result<void> Server::follow(const std::string& registry_path) {
-  LiveRegistry::Hooks hooks;
+  return follow([&registry_path](Registry& reg, RegistryFollower::Hooks hooks) -> Result<std::unique_ptr<RegistryFollower>> {
+    auto live = LiveRegistry::start(registry_path, reg, std::move(hooks));
+    if (!live) return unexpected(live.error());
+    return std::unique_ptr<RegistryFollower>(std::move(*live));
+  });
+}
+
+Result<void> Server::follow(const FollowerStart& start) {
+  RegistryFollower::Hooks hooks;
   hooks.revoke_device = [this](std::uint32_t d, std::string_view reason) { router_.revoke_device(d, reason); };
   hooks.revoke_account = [this](std::uint32_t a, std::string_view reason) { router_.revoke_account(a, reason); };
   hooks.synced = [this](const SyncResult& r) {
@@ -45,7 +53,7 @@ Result<void> Server::follow(const std::string& registry_path) {
     log_.write(l);
   };
   hooks.failed = [this](const Error& e) { log_.write(EventLog::Line("registry_error").add("message", e.message)); };
-  auto live = LiveRegistry::start(registry_path, reg_, std::move(hooks));
+  auto live = start(reg_, std::move(hooks));
   if (!live) return unexpected(live.error());
   if (auto w = loop_.watch((*live)->fd(), EPOLLIN); !w) return w;
   live_ = std::move(*live);

@@ -165,4 +165,7 @@ Result<void> Store::each_account(const std::function<void(const AccountRecord&)>
   }
 }
 
+Result<void> Store::begin() { return db_.exec("BEGIN IMMEDIATE"); }
+Result<void> Store::commit() { return db_.exec("COMMIT"); }
+
 }  // namespace m2m::platform

@@ -9,26 +9,31 @@
 #include <string>
 #include <unordered_map>
 
+#include "platform/record_store.hpp"
 #include "platform/records.hpp"
 #include "platform/sqlite.hpp"
 
 namespace m2m::platform {
 
-class Store {
+class Store final : public RecordStore {
  public:
   using Access = Database::Access;
   // read_only opens without writing anything (not even the schema); the others create the
   // schema when the file has none yet.
   static Result<Store> open(const std::string& path, Access access = Access::create);
 
-  enum class Mode { insert, upsert };  // insert fails when the id exists
-  Result<void> put_device(const DeviceRecord& d, Mode mode);
-  Result<bool> remove_device(std::uint64_t id);  // false: no such device
-  Result<void> each_device(const std::function<void(const DeviceRecord&)>& fn);
+  Result<void> put_device(const DeviceRecord& d, Mode mode) override;
+  Result<bool> remove_device(std::uint64_t id) override;
+  Result<void> each_device(const std::function<void(const DeviceRecord&)>& fn) override;
 
-  Result<void> put_account(const AccountRecord& a, Mode mode);
-  Result<bool> remove_account(std::uint64_t id);
-  Result<void> each_account(const std::function<void(const AccountRecord&)>& fn);
+  Result<void> put_account(const AccountRecord& a, Mode mode) override;
+  Result<bool> remove_account(std::uint64_t id) override;
+  Result<void> each_account(const std::function<void(const AccountRecord&)>& fn) override;
+
+  // One transaction (BEGIN ... COMMIT); a batch left uncommitted rolls back when the store closes.
+  Result<void> begin() override;
+  Result<void> commit() override;
+  bool atomic_batches() const override { return true; }
 
   Database& db() { return db_; }
 

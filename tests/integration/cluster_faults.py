@@ -97,14 +97,18 @@ def test_a_node_without_its_engine_does_not_start():
         with socket.socket() as s:  # a loopback port nobody listens on
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        r = subprocess.run([reg.bin, "serve", "--db", reg.db, "--listen", "127.0.0.1:0", "--cluster",
+        r = subprocess.run([reg.bin, "serve", "--listen", "127.0.0.1:0", "--cluster",
                             "nats://127.0.0.1:%d" % port], capture_output=True, text=True, timeout=30)
         assert r.returncode == 6, r
         assert "cannot reach NATS at nats://127.0.0.1:%d" % port in r.stderr and "start nats-server" in r.stderr, r
         assert r.stdout == "", "a node without its engine served: %r" % r.stdout
-        r = subprocess.run([reg.bin, "serve", "--db", reg.db, "--cluster", "nats://127.0.0.1:%d" % port,
+        r = subprocess.run([reg.bin, "serve", "--cluster", "nats://127.0.0.1:%d" % port,
                             "--node", "a.b"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and "--node: 'a.b' is not a node name" in r.stderr, r
+        # A cluster's registry is its bucket: a file beside it is refused, with the way to move one in.
+        r = subprocess.run([reg.bin, "serve", "--db", reg.db, "--cluster", "nats://127.0.0.1:%d" % port],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and "device export --db %s | m2m-server device import --cluster" % reg.db in r.stderr, r
     finally:
         shutil.rmtree(reg.dir, ignore_errors=True)
 

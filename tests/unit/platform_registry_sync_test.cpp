@@ -116,6 +116,46 @@ TEST_CASE("registry sync: the diff applies adds, changes and removals and names 
   CHECK(reg.find_device(4) == old);
 }
 
+TEST_CASE("registry sync: one record at a time gives what the whole snapshot gives") {
+  // The same changes as above, as a store that reports records one by one (the cluster's
+  // bucket) delivers them: the same revocations, counts and final registry.
+  Registry reg;
+  for (auto d : {dev(1), dev(2), dev(3), dev(4), dev(5)}) reg.put_device(d);
+  for (auto a : {acc(10), acc(11), acc(12), acc(13)}) reg.put_account(a);
+  reg.device(reg.find_device(1)).fd = 42;
+  SyncResult r;
+  apply_device(reg, dev(1, "g2"), r);
+  apply_device(reg, dev(2, "g1", false), r);
+  apply_device(reg, dev(3, "g1", true, 2), r);
+  apply_device(reg, dev(5), r);  // unchanged: nothing counted
+  apply_device(reg, dev(6, "g3"), r);
+  CHECK(apply_device_removed(reg, 4, r));
+  CHECK_FALSE(apply_device_removed(reg, 4, r));   // already gone: nothing more
+  CHECK_FALSE(apply_device_removed(reg, 99, r));  // never registered
+  apply_account(reg, acc(11, false), r);
+  apply_account(reg, acc(12, true, 7), r);
+  apply_account(reg, acc(14), r);
+  CHECK(apply_account_removed(reg, 13, r));
+  CHECK_FALSE(apply_account_removed(reg, 13, r));
+
+  CHECK(reasons(r.devices, reg, true) == "1:group_changed 2:disabled 3:password_changed 4:removed ");
+  CHECK(reasons(r.accounts, reg, false) == "11:disabled 12:password_changed 13:removed ");
+  CHECK(r.devices_added == 1);
+  CHECK(r.devices_changed == 3);
+  CHECK(r.devices_removed == 1);
+  CHECK(r.accounts_added == 1);
+  CHECK(r.accounts_changed == 2);
+  CHECK(r.accounts_removed == 1);
+  CHECK(reg.device(reg.find_device(1)).fd == 42);  // live state stays; the server ends the session
+  CHECK(reg.groups()[reg.device(reg.find_device(1)).group].name == "g2");
+  // A removed device that comes back returns under its old index, as a new record.
+  const std::uint32_t old = reg.find_device_any(4);
+  SyncResult back;
+  CHECK(apply_device(reg, dev(4), back) == old);
+  CHECK(back.devices_added == 1);
+  CHECK(back.devices.empty());
+}
+
 TEST_CASE("registry watch: reloads only when another connection committed") {
   TempDir dir;
   const std::string path = (dir.path / "reg.db").string();

@@ -13,12 +13,14 @@
 #include "cli/cli.hpp"
 #include "m2m/frame.hpp"
 #include "platform/csv.hpp"
+#include "cluster/kv_registry.hpp"
 #include "platform/store.hpp"
 
 namespace m2m::server_tool {
 
 namespace {
 constexpr std::string_view kProg = "m2m-server";
+using platform::RecordStore;
 using platform::Store;
 
 int fail_with(const Error& e, int code = cli::failure) {
@@ -34,6 +36,9 @@ CLI::App* leaf(CLI::App& parent, const char* name, const char* desc, AdminOption
   const bool creates = std::string_view(name) == "add" || std::string_view(name) == "import";
   c->add_option("--db", o.db, creates ? "registry file (SQLite; created when missing)" : "registry file (SQLite; must exist)")
       ->type_name("FILE");
+  c->add_option("--cluster", o.cluster,
+                "the registry of a cluster: the bucket in NATS at this address, instead of a file (m2m-server(1), CLUSTER)")
+      ->type_name("nats://HOST:PORT");
   return c;
 }
 
@@ -52,6 +57,20 @@ Store::Access access_for(const std::string& leaf) {
   return Store::Access::read_only;
 }
 
+// The registry the command works on: the file, or with --cluster the cluster's bucket (a
+// command that writes creates it; the others need it to exist, as for the file).
+Result<std::unique_ptr<RecordStore>> open_records(const AdminOptions& o, const std::string& leaf) {
+  if (!o.cluster.empty()) {
+    auto how = leaf == "add" || leaf == "import" ? cluster::KvRecords::Open::create : cluster::KvRecords::Open::existing;
+    auto kv = cluster::KvRecords::open(o.cluster, how);
+    if (!kv) return unexpected(kv.error());
+    return std::unique_ptr<RecordStore>(std::make_unique<cluster::KvRecords>(std::move(*kv)));
+  }
+  auto store = Store::open(o.db, access_for(leaf));
+  if (!store) return unexpected(store.error());
+  return std::unique_ptr<RecordStore>(std::make_unique<Store>(std::move(*store)));
+}
+
 std::string line_ref(std::uint64_t line) { return "stdin:" + std::to_string(line); }
 
 // Reads CSV from stdin: a header row equal to `header`, then one record per row (a quoted
@@ -61,7 +80,7 @@ std::string line_ref(std::uint64_t line) { return "stdin:" + std::to_string(line
 // transaction (all or nothing). An id given twice is an error: which row should win is the
 // user's decision, not ours.
 template <class Record, class Parse, class Put>
-int import_csv(const std::string& db, std::string_view header, std::string_view what, Parse parse, Put put) {
+int import_csv(const AdminOptions& o, std::string_view header, std::string_view what, Parse parse, Put put) {
   auto t0 = std::chrono::steady_clock::now();
   platform::CsvReader reader(std::cin);
   std::vector<std::string> fields;
@@ -110,17 +129,21 @@ int import_csv(const std::string& db, std::string_view header, std::string_view 
                           (dups > 20 ? " (the first 20 shown)" : "") + ", nothing imported");
     return cli::protocol;
   }
-  auto store = Store::open(db, Store::Access::create);
-  if (!store) return fail_with(store.error());
-  platform::Transaction tx(store->db());
-  if (auto r = tx.begin(); !r) return fail_with(r.error());
+  auto store = open_records(o, "import");
+  if (!store) return fail_with(store.error(), store.error().kind == ErrorKind::unavailable ? cli::unavailable : cli::failure);
+  if (auto r = (*store)->begin(); !r) return fail_with(r.error());
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (auto r = put(*store, records[i]); !r) {
-      cli::error(kProg, line_ref(lines[i]) + ": " + r.error().message + " (nothing imported)");
+    if (auto r = put(**store, records[i]); !r) {
+      // The file takes all rows in one transaction; the bucket has none, and rows are written
+      // as they come (an import writes whole records: running it again finishes the job).
+      cli::error(kProg, line_ref(lines[i]) + ": " + r.error().message +
+                            ((*store)->atomic_batches() ? " (nothing imported)"
+                                                        : " (" + cli::plural(i, what) +
+                                                              " before it written; run the import again to finish)"));
       return cli::failure;
     }
   }
-  if (auto r = tx.commit(); !r) return fail_with(r.error());
+  if (auto r = (*store)->commit(); !r) return fail_with(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "%s: imported %s in %.2fs\n", kProg.data(), cli::plural(records.size(), what).c_str(), secs);
   return cli::ok;
@@ -130,11 +153,12 @@ int device_command(const CLI::App& cmd, const AdminOptions& o) {
   const std::string name = cmd.get_name();
   if (name == "import")
     return import_csv<platform::DeviceRecord>(
-        o.db, platform::kDeviceCsvHeader, "device",
+        o, platform::kDeviceCsvHeader, "device",
         [](const std::vector<std::string>& f) { return platform::device_from_csv(f); },
-        [](Store& st, const platform::DeviceRecord& d) { return st.put_device(d, Store::Mode::upsert); });
-  auto store = Store::open(o.db, access_for(name));
-  if (!store) return fail_with(store.error());
+        [](RecordStore& st, const platform::DeviceRecord& d) { return st.put_device(d, RecordStore::Mode::upsert); });
+  auto opened = open_records(o, name);
+  if (!opened) return fail_with(opened.error(), opened.error().kind == ErrorKind::unavailable ? cli::unavailable : cli::failure);
+  RecordStore* store = opened->get();
   if (name == "add") {
     platform::DeviceRecord d;
     auto id = ai::parse_device(o.ids.at(0));
@@ -147,7 +171,7 @@ int device_command(const CLI::App& cmd, const AdminOptions& o) {
     if (auto r = platform::check_group_name(d.group); !r) return fail_with(r.error(), cli::usage);
     d.enabled = !o.disabled;
     d.description = o.description;
-    if (auto r = store->put_device(d, o.replace ? Store::Mode::upsert : Store::Mode::insert); !r)
+    if (auto r = store->put_device(d, o.replace ? RecordStore::Mode::upsert : RecordStore::Mode::insert); !r)
       return fail_with(r.error());
     return cli::ok;
   }
@@ -195,11 +219,12 @@ int account_command(const CLI::App& cmd, const AdminOptions& o) {
   const std::string name = cmd.get_name();
   if (name == "import")
     return import_csv<platform::AccountRecord>(
-        o.db, platform::kAccountCsvHeader, "account",
+        o, platform::kAccountCsvHeader, "account",
         [](const std::vector<std::string>& f) { return platform::account_from_csv(f); },
-        [](Store& st, const platform::AccountRecord& a) { return st.put_account(a, Store::Mode::upsert); });
-  auto store = Store::open(o.db, access_for(name));
-  if (!store) return fail_with(store.error());
+        [](RecordStore& st, const platform::AccountRecord& a) { return st.put_account(a, RecordStore::Mode::upsert); });
+  auto opened = open_records(o, name);
+  if (!opened) return fail_with(opened.error(), opened.error().kind == ErrorKind::unavailable ? cli::unavailable : cli::failure);
+  RecordStore* store = opened->get();
   auto parse_id = [](const std::string& s) -> Result<std::uint64_t> {
     auto a = platform::account_from_csv({s, "", "0000000000000000", "", "1", ""});
     if (!a) return unexpected(a.error());
@@ -217,7 +242,7 @@ int account_command(const CLI::App& cmd, const AdminOptions& o) {
     if (auto r = platform::parse_group_list(o.groups, a); !r) return fail_with(r.error(), cli::usage);
     a.enabled = !o.disabled;
     a.description = o.description;
-    if (auto r = store->put_account(a, o.replace ? Store::Mode::upsert : Store::Mode::insert); !r)
+    if (auto r = store->put_account(a, o.replace ? RecordStore::Mode::upsert : RecordStore::Mode::insert); !r)
       return fail_with(r.error());
     return cli::ok;
   }
@@ -254,7 +279,7 @@ int account_command(const CLI::App& cmd, const AdminOptions& o) {
 }  // namespace
 
 void add_admin_commands(CLI::App& app, AdminOptions& o) {
-  auto* dev = app.add_subcommand("device", "manage registered devices in the registry file (offline)");
+  auto* dev = app.add_subcommand("device", "manage registered devices in the registry (the file, or a cluster's bucket with --cluster)");
   dev->require_subcommand(1);
   auto* add = leaf(*dev, "add", "register one device", o);
   add->add_option("id", o.ids, "device id (16 hex digits or MAC)")->required()->expected(1)->type_name("ID");
@@ -262,10 +287,10 @@ void add_admin_commands(CLI::App& app, AdminOptions& o) {
   add_common_record_options(*add, o);
   leaf(*dev, "remove", "remove devices", o)->add_option("id", o.ids, "device ids")->required()->type_name("ID");
   leaf(*dev, "list", "print devices as JSON Lines (without passwords)", o);
-  leaf(*dev, "import", "read CSV 'id,password,group,enabled,description' from stdin (one transaction)", o);
+  leaf(*dev, "import", "read CSV 'id,password,group,enabled,description' from stdin (a file: one transaction)", o);
   leaf(*dev, "export", "write every device as CSV to stdout", o);
 
-  auto* acc = app.add_subcommand("account", "manage platform client accounts in the registry file (offline)");
+  auto* acc = app.add_subcommand("account", "manage platform client accounts in the registry (the file, or a cluster's bucket with --cluster)");
   acc->require_subcommand(1);
   auto* aadd = leaf(*acc, "add", "register one client account", o);
   aadd->add_option("id", o.ids, "numeric account id (the EF 00 login's header id)")->required()->expected(1)->type_name("ID");
@@ -274,7 +299,7 @@ void add_admin_commands(CLI::App& app, AdminOptions& o) {
   add_common_record_options(*aadd, o);
   leaf(*acc, "remove", "remove accounts", o)->add_option("id", o.ids, "account ids")->required()->type_name("ID");
   leaf(*acc, "list", "print accounts as JSON Lines (without passwords)", o);
-  leaf(*acc, "import", "read CSV 'id,name,password,groups,enabled,description' from stdin (one transaction)", o);
+  leaf(*acc, "import", "read CSV 'id,name,password,groups,enabled,description' from stdin (a file: one transaction)", o);
   leaf(*acc, "export", "write every account as CSV to stdout", o);
 }
 
@@ -282,8 +307,15 @@ int run_admin_command(const CLI::App& app, const AdminOptions& o) {
   for (const char* top : {"device", "account"}) {
     const CLI::App* sub = app.get_subcommand(top);
     if (!sub->parsed()) continue;
-    for (const CLI::App* leafcmd : sub->get_subcommands())
-      return std::string_view(top) == "device" ? device_command(*leafcmd, o) : account_command(*leafcmd, o);
+    for (const CLI::App* leafcmd : sub->get_subcommands()) {
+      if (!o.cluster.empty() && leafcmd->get_option("--db")->count()) {
+        cli::error(kProg, "--db and --cluster: give one (the file of a single server, or the bucket of a cluster)");
+        return cli::usage;
+      }
+      int rc = std::string_view(top) == "device" ? device_command(*leafcmd, o) : account_command(*leafcmd, o);
+      if (!o.cluster.empty()) cluster::close_nats();  // the bucket's connection is closed by now
+      return rc;
+    }
   }
   return -1;
 }

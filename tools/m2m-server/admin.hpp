@@ -11,6 +11,7 @@ namespace m2m::server_tool {
 
 struct AdminOptions {
   std::string db = "m2m.db";
+  std::string cluster;           // nats://HOST:PORT: the cluster's bucket instead of the file
   std::vector<std::string> ids;  // add: one; remove: one or more
   std::string password;
   std::string group;             // device add

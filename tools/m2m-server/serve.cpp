@@ -9,6 +9,7 @@
 
 #include "cli/app.hpp"
 #include "cluster/cluster.hpp"
+#include "cluster/kv_registry.hpp"
 #include "cli/cli.hpp"
 #include "net/endpoint.hpp"
 #include "net/loop.hpp"
@@ -67,7 +68,10 @@ int cluster_node(const ServeArgs& a, std::unique_ptr<cluster::Cluster>& out) {
 void add_serve_command(CLI::App& app, ServeArgs& s) {
   using namespace m2m;
   auto* sv = app.add_subcommand("serve", "run the platform (the default subcommand)");
-  sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it)")->type_name("FILE");
+  sv->add_option("--db", s.db, "registry file (SQLite; must exist: 'device add' or 'device import' creates it); "
+                 "with --cluster the registry is the cluster's bucket instead")
+      ->type_name("FILE")
+      ->each([&s](const std::string&) { s.db_given = true; });
   sv->add_option("--listen", s.listen,
                  "TCP and UDP address to serve on: IPv4 (0.0.0.0:8266), or IPv6 in brackets ([::1]:8266; [::]:8266 "
                  "serves IPv4 peers too)")
@@ -179,8 +183,14 @@ int serve(ServeArgs& a) {
   // serve writes (platform.add_terminal) but never creates: a mistyped --db must not start a
   // platform on an empty registry that refuses every login. This connection only loads the
   // registry; the server's writer thread opens its own to follow and write the file.
+  if (!a.cluster.empty() && a.db_given) {
+    cli::error(kProg, "--db and --cluster: a cluster's registry lives in NATS, not in a file; to move a file there: "
+                      "m2m-server device export --db " + a.db + " | m2m-server device import --cluster " + a.cluster +
+                      " (and the same for account)");
+    return cli::usage;
+  }
   platform::Registry reg;
-  {
+  if (a.cluster.empty()) {
     auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
     if (!store) {
       cli::error(kProg, store.error().message);
@@ -212,9 +222,17 @@ int serve(ServeArgs& a) {
       return cli::failure;
     }
   }
-  if (auto r = server.follow(a.db); !r) {
-    cli::error(kProg, r.error().message);
-    return cli::failure;
+  // The registry: the file, or the cluster's bucket (loaded here, before anything is served).
+  auto followed = node ? server.follow([&a](platform::Registry& r, platform::RegistryFollower::Hooks h)
+                                           -> Result<std::unique_ptr<platform::RegistryFollower>> {
+    auto f = cluster::KvFollower::start(a.cluster, r, std::move(h));
+    if (!f) return unexpected(f.error());
+    return std::unique_ptr<platform::RegistryFollower>(std::move(*f));
+  })
+                       : server.follow(a.db);
+  if (!followed) {
+    cli::error(kProg, followed.error().message);
+    return followed.error().kind == ErrorKind::unavailable ? cli::unavailable : cli::failure;
   }
   return server.run(stop) != 0 ? cli::failure : cli::exit_after_interrupt(cli::OnInterrupt::server_stop);
 }

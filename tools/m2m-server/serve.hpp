@@ -13,6 +13,7 @@ namespace m2m::server_tool {
 
 struct ServeArgs {
   std::string db = "m2m.db";
+  bool db_given = false;  // --db on the command line (not with --cluster: the registry is the bucket)
   std::string listen = "0.0.0.0:8266";
   std::uint64_t max_send_queue = 64 * 1024;
   std::uint64_t login_fail_limit = 10;

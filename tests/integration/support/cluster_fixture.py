@@ -1,6 +1,8 @@
 """A loopback m2m-server cluster for tests: its own nats-server (JetStream on, a temporary
-store, a port the kernel chose) and N m2m-server nodes sharing one registry, all stopped
-whatever happens (each process in its own process group, SIGKILLed at the end)."""
+store, a port the kernel chose) and N m2m-server nodes following one registry, the bucket in
+NATS (seeded the way m2m-server(1) tells users to move a file there: device export | device
+import --cluster), all stopped whatever happens (each process in its own process group,
+SIGKILLed at the end)."""
 import os
 import re
 import shutil
@@ -63,7 +65,7 @@ class Node(Server):
     listen = "127.0.0.1:0"
 
     def __enter__(self):
-        self.proc = subprocess.Popen([self.bin, "serve", "--db", self.db, "--listen", self.listen] + self.args,
+        self.proc = subprocess.Popen([self.bin, "serve", "--listen", self.listen] + self.args,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._pump, daemon=True).start()
         ev = self.wait_event("listening", timeout=10)
@@ -77,7 +79,7 @@ class Cluster:
     def __init__(self, devices=(), accounts=(), nodes=3, args=(), heartbeat="300ms", listen=None):
         self.dir = tempfile.mkdtemp(prefix="m2m-cluster-test-")
         self.nats = Nats(os.path.join(self.dir, "nats"))
-        self.registry = Server(devices, accounts)  # creates the shared registry file
+        self.registry = Server(devices, accounts)  # a registry file, moved into the bucket at start
         self.count = nodes
         self.listen = listen  # one address for every node (with --reuseport in args)
         self.args = list(args) + ["--cluster-heartbeat", heartbeat]
@@ -92,15 +94,27 @@ class Cluster:
             srv.listen = self.listen
         shutil.rmtree(srv.dir, ignore_errors=True)
         srv.dir = tempfile.mkdtemp(prefix="m2m-cluster-node-", dir=self.dir)
-        srv.db = self.registry.db
         srv.args = self.node_args(i)
         srv.__enter__()
         srv.wait_event("cluster", state="connected")
         return srv
 
+    def admin(self, args, stdin=""):
+        """An offline subcommand on the cluster's registry (the bucket): its stdout."""
+        r = subprocess.run([self.registry.bin] + args + ["--cluster", self.nats.url], input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("%s --cluster failed (%d): %s" % (args, r.returncode, r.stderr))
+        return r.stdout
+
+    def seed(self):
+        for kind in ("device", "account"):
+            self.admin([kind, "import"], self.registry.admin([kind, "export"]))
+
     def __enter__(self):
         try:
             self.nats.start()
+            self.seed()
             for i in range(self.count):
                 self.nodes.append(self.start_node(i))
             # Every node has heard every other's heartbeat (and their snapshots crossed).
