@@ -94,6 +94,7 @@ Cluster::~Cluster() {
   if (nc_) {
     if (connected_) natsConnection_FlushTimeout(nc_, 500);  // the last logouts (shutdown) reach the others
     for (natsSubscription* sub : subs_) natsSubscription_Destroy(sub);
+    for (auto& [subject, sub] : interest_) natsSubscription_Destroy(sub);
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
     // nats.c's threads may still be about to call post() (the closed callback): wait until
@@ -190,6 +191,7 @@ void Cluster::connection(Note note) {
 void Cluster::tick() {
   const std::uint64_t now = now_ms();
   if (now >= next_heartbeat_) heartbeat();
+  if (now >= next_interest_) reconcile_interest();
   if (now >= next_expiry_) {
     next_expiry_ = now + 100;
     for (std::uint16_t lost : dir_.expire(now, static_cast<std::uint64_t>(opt_.timeout.count())))
@@ -344,6 +346,7 @@ void Cluster::handle(const Message& m) {
       return;
     }
     case Op::uplink:
+      ++counters_.uplinks_in;
       router_->remote_uplink(m.id, m.cls, m.cmd, m.data);
       return;
     case Op::introduce:
@@ -444,12 +447,57 @@ void Cluster::command_reply(std::uint32_t origin, std::uint32_t corr, std::uint8
 }
 
 void Cluster::uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) {
+  const std::uint32_t d = reg_ ? reg_->find_device(device) : platform::kNone;
+  if (d == platform::kNone) return;
   Message m = message(Op::uplink);
   m.id = device;
   m.cls = cls;
   m.cmd = cmd;
   m.data.assign(data.begin(), data.end());
-  publish(kAllSubject, m);
+  // To the group's subject: NATS passes it on only to nodes that subscribed (reconcile_interest).
+  if (publish(uplink_subject(reg_->groups()[reg_->device(d).group].name), m)) ++counters_.uplinks_out;
+}
+
+void Cluster::operators_changed() { reconcile_interest(); }
+
+void Cluster::reconcile_interest() {
+  next_interest_ = now_ms() + 1000;  // also every second: an account's groups may change while it is logged in
+  if (!reg_) return;
+  std::unordered_map<std::string, bool> want;
+  for (const platform::AccountState& a : reg_->accounts()) {
+    if (a.fd < 0 || a.removed) continue;
+    if (a.all_groups) {
+      want = {{kUplinkAllSubject, true}};  // alone: with a group's subject too, NATS would deliver twice
+      break;
+    }
+    for (std::uint32_t g : a.groups) want.emplace(uplink_subject(reg_->groups()[g].name), true);
+  }
+  for (auto it = interest_.begin(); it != interest_.end();) {
+    if (want.count(it->first)) {
+      want.erase(it->first);
+      ++it;
+      continue;
+    }
+    natsSubscription_Unsubscribe(it->second);
+    natsSubscription_Destroy(it->second);
+    it = interest_.erase(it);
+  }
+  for (const auto& [subject, _] : want) {
+    natsSubscription* sub = nullptr;
+    if (natsConnection_Subscribe(&sub, nc_, subject.c_str(), on_message, this) != NATS_OK) {
+      next_interest_ = now_ms() + 100;  // try again soon (the engine may be away)
+      continue;
+    }
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    interest_.emplace(subject, sub);
+  }
+}
+
+void Cluster::stats(platform::EventLog::Line& line) const {
+  line.add("cluster_sent", counters_.sent).add("cluster_received", counters_.received);
+  line.add("cluster_uplinks_out", counters_.uplinks_out).add("cluster_uplinks_in", counters_.uplinks_in);
+  line.add("cluster_dropped", counters_.dropped).add("cluster_timeouts", counters_.timeouts);
+  line.add("cluster_subscriptions", static_cast<std::uint64_t>(subs_.size() + interest_.size()));
 }
 
 void Cluster::introduce(std::uint64_t target, ByteView about) {

@@ -53,6 +53,7 @@ struct ClusterOptions {
 
 struct ClusterCounters {
   std::uint64_t sent = 0, received = 0, bad = 0, dropped = 0, relays_out = 0, relays_in = 0, timeouts = 0;
+  std::uint64_t uplinks_out = 0, uplinks_in = 0;  // uplinks and events published / received
 };
 
 class Cluster final : public platform::ClusterNode {
@@ -77,6 +78,8 @@ class Cluster final : public platform::ClusterNode {
   void command_reply(std::uint32_t origin, std::uint32_t corr, std::uint8_t status, ByteView data) override;
   void uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) override;
   void introduce(std::uint64_t target, ByteView about) override;
+  void operators_changed() override;
+  void stats(platform::EventLog::Line& line) const override;
 
   const Directory& directory() const { return dir_; }
   const ClusterCounters& counters() const { return counters_; }
@@ -110,11 +113,16 @@ class Cluster final : public platform::ClusterNode {
   Presence local(const platform::DeviceState& d);
   void fail_pending(std::uint16_t node, const char* why);  // node 0xFFFF: all
   void connection(Note note);
+  // Subscribes to the uplink subjects of the groups the operators logged in here see, and
+  // drops the others (m2m.up.> alone while one of them sees every group).
+  void reconcile_interest();
   std::uint32_t add_pending(std::uint16_t node, std::uint64_t timeout_ms, RelayDone relay, CommandDone command);
 
   ClusterOptions opt_;
   __natsConnection* nc_ = nullptr;
   std::vector<__natsSubscription*> subs_;
+  std::unordered_map<std::string, __natsSubscription*> interest_;  // uplink subject -> subscription
+  std::uint64_t next_interest_ = 0;                                // ms: the next reconciliation
   int event_fd_ = -1;
   std::mutex mu_;
   std::vector<Item> queue_;  // guarded by mu_

@@ -211,6 +211,17 @@ std::optional<Message> decode(ByteView b) {
 
 std::string node_subject(const std::string& node) { return "m2m.node." + node; }
 
+std::string uplink_subject(std::string_view group) {
+  // A group name may hold '.', '*', '>' or spaces, which a subject token may not: hex digits.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s = "m2m.up.";
+  for (unsigned char c : group) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
 bool valid_node_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name)

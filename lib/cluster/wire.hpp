@@ -1,8 +1,12 @@
-// What m2m-server nodes say to each other over NATS (m2m-server(1), CLUSTER). Two subjects:
+// What m2m-server nodes say to each other over NATS (m2m-server(1), CLUSTER). Subjects:
 //   m2m.all          every node subscribes: heartbeats, presence (up/down), snapshots sent to
-//                    all, uplinks;
+//                    all;
 //   m2m.node.NAME    one node's own subject: relays, operator commands, their answers,
-//                    snapshots sent to it, P2P introductions.
+//                    snapshots sent to it, P2P introductions;
+//   m2m.up.GROUP     uplinks and events of a group's devices (GROUP: the name's bytes in hex).
+//                    A node subscribes while it holds an operator who sees the group (m2m.up.>
+//                    while it holds one who sees all), so NATS's interest routing carries an
+//                    uplink only to nodes that have someone to give it to.
 // A message is one binary record: op (1 byte), the sender's node name (length byte + bytes),
 // then the op's fields, little-endian. A message that does not parse is dropped and counted
 // (a node never trusts another's bytes more than a device's).
@@ -11,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bytes.hpp"
@@ -61,6 +66,8 @@ std::optional<Message> decode(ByteView b);
 // Subjects.
 inline constexpr const char* kAllSubject = "m2m.all";
 std::string node_subject(const std::string& node);
+std::string uplink_subject(std::string_view group);
+inline constexpr const char* kUplinkAllSubject = "m2m.up.>";
 // A node name is what a subject token may hold: letters, digits, '-' and '_', 1 to 64 of them.
 bool valid_node_name(const std::string& name);
 

@@ -11,12 +11,12 @@
 #include <functional>
 
 #include "core/bytes.hpp"
+#include "platform/events.hpp"
 #include "platform/registry.hpp"
 
 namespace m2m::platform {
 
 class Router;
-class EventLog;
 
 // A device online on another node: what data.group_list and P2P introductions tell its group.
 struct RemotePeer {
@@ -54,6 +54,9 @@ class Remote {
   // P2P introduction of `about` (a peer record body) to `target`, held by another node; sent
   // over UDP by that node.
   virtual void introduce(std::uint64_t target, ByteView about) = 0;
+  // An operator (client account) logged in here or left: the groups whose uplinks this node
+  // wants from the others may have changed.
+  virtual void operators_changed() {}
 };
 
 // A Remote that lives in the server's loop (Server::join): its threads hand what they receive
@@ -65,6 +68,8 @@ class ClusterNode : public Remote {
   virtual int fd() const = 0;  // readable when ready() has work
   virtual void ready() = 0;
   virtual void tick() = 0;     // every loop tick (heartbeats, timeouts)
+  // Adds the node's own counters to the server's stats line.
+  virtual void stats(EventLog::Line& line) const = 0;
 };
 
 }  // namespace m2m::platform

@@ -90,6 +90,7 @@ void Router::unbind(int fd, std::string_view reason) {
       a.fd = -1;
       --counters_.clients;
       log_.session(EventLog::Line("logout").add("account", a.id).add("role", "client").add("reason", std::string(reason)));
+      if (remote_) remote_->operators_changed();
     }
   }
   if (s.kind == Kind::device || s.kind == Kind::client) s.kind = Kind::pending;
@@ -452,6 +453,7 @@ void Router::client_login(const Source& src, const ai::FrameView& f) {
   a.fd = src.fd;
   a.token = new_token();
   ++counters_.logins;
+  if (remote_) remote_->operators_changed();  // its groups' uplinks from other nodes
   log_.session(EventLog::Line("login").add("account", a.id).add("role", "client").add("name", a.name).add("peer", peer(src)));
   reply(src, f, ai::status::ok, login_reply(a.token), {});
 }

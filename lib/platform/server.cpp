@@ -272,6 +272,7 @@ void Server::write_stats() {
   l.add("frames_in", c.frames_in).add("frames_out", c.frames_out).add("relays", c.relays);
   l.add("uplinks", c.uplinks).add("routed", c.routed).add("drops", c.drops);
   l.add("bad_frames", c.bad_frames).add("token_mismatch", c.token_mismatch);
+  if (node_) node_->stats(l);
   l.add("rss_kib", resident_kib());
   log_.write(l);
 }
