@@ -496,6 +496,7 @@ void Cluster::reconcile_interest() {
 void Cluster::stats(platform::EventLog::Line& line) const {
   line.add("cluster_sent", counters_.sent).add("cluster_received", counters_.received);
   line.add("cluster_uplinks_out", counters_.uplinks_out).add("cluster_uplinks_in", counters_.uplinks_in);
+  line.add("cluster_relays_out", counters_.relays_out).add("cluster_relays_in", counters_.relays_in);
   line.add("cluster_dropped", counters_.dropped).add("cluster_timeouts", counters_.timeouts);
   line.add("cluster_subscriptions", static_cast<std::uint64_t>(subs_.size() + interest_.size()));
 }
