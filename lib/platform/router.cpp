@@ -374,6 +374,13 @@ const char* Router::login_refusal(const Source& src, const ai::FrameView& f, con
     reason = "disabled";
   if (reason) {
     ++counters_.login_rejected;
+    switch (reason[0]) {
+      case 'u': ++counters_.rejected_unknown; break;
+      case 'b': ++(reason[1] == 'a' ? counters_.rejected_bad_password : counters_.rejected_busy); break;
+      case 'd': ++counters_.rejected_disabled; break;
+      case 't': ++counters_.rejected_throttled; break;
+      default: break;
+    }
     if (std::strcmp(reason, "throttled") != 0 && std::strcmp(reason, "busy") != 0) {
       ++fails_this_second_;
       if (opt_.login_fail_limit) login_failed(src.from.ip, f.device);
@@ -483,6 +490,7 @@ void Router::set_online(std::uint32_t d, bool online) {
   auto by_id = [this](std::uint32_t a, std::uint64_t id) { return reg_.device(a).id < id; };
   auto at = std::lower_bound(list.begin(), list.end(), dev.id, by_id);
   if (!online && remote_) remote_->presence(dev, false);
+  if (console_) console_->presence(dev.id, online);
   if (online) {
     list.insert(at, d);
   } else if (at != list.end() && *at == d) {
@@ -733,6 +741,7 @@ void Router::to_clients(std::uint32_t d, std::uint8_t cls, std::uint8_t cmd, Byt
   const std::size_t n = to_local_clients(dev_id, reg_.device(d).group, cls, cmd, data);
   if (cls == ai::cls::data) ++counters_.uplinks;
   if (remote_) remote_->uplink(dev_id, cls, cmd, data);
+  if (console_) console_->uplink(dev_id, cls, cmd, data);
   if (log_.session_events()) log_.session(fan_out_line(dev_id, cls, data, n));
 }
 
@@ -760,6 +769,10 @@ EventLog::Line Router::fan_out_line(std::uint64_t dev_id, std::uint8_t cls, Byte
 // A device's reply to a forwarded client request goes back with the client's sequence. It is
 // believed only over the session the request went out on: the device's token is known to its
 // group, so a datagram from elsewhere could otherwise forge the answer.
+namespace {
+constexpr std::uint32_t kConsole = kNone - 1;  // Route::account of a console request
+}
+
 void Router::route_reply(std::uint32_t d, const Source& src, const ai::FrameView& f) {
   auto it = routes_.find(static_cast<std::uint64_t>(d) << 16 | f.seq);
   if (it == routes_.end() || it->second.cls != f.cls || it->second.cmd != f.cmd) return;  // e.g. a relay's ack
@@ -776,6 +789,11 @@ void Router::route_reply(std::uint32_t d, const Source& src, const ai::FrameView
     return;
   }
   routes_.erase(it);
+  if (r.account == kConsole) {
+    if (console_) console_->reply(r.corr, f.status, f.data);
+    ++counters_.routed;
+    return;
+  }
   if (r.account == kNone) {  // an operator on another node
     if (remote_) remote_->command_reply(static_cast<std::uint32_t>(r.fd), r.corr, f.status, f.data);
     ++counters_.routed;
@@ -1071,6 +1089,40 @@ const char* Router::remote_command(std::uint32_t origin, std::uint32_t corr, std
   if (!deliver(d, command, data, seq)) return "send_failed";
   route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
   routes_[static_cast<std::uint64_t>(d) << 16 | seq] = route;
+  return nullptr;
+}
+
+const char* Router::console_command(std::uint32_t corr, std::string_view user, std::uint64_t id,
+                                    std::uint16_t command, ByteView data, std::string& message) {
+  const std::uint32_t d = reg_.find_device(id);
+  const auto cls = static_cast<std::uint8_t>(command >> 8), cmd = static_cast<std::uint8_t>(command & 0xFF);
+  const char* refused = nullptr;
+  Bytes filled;
+  if (d == kNone)
+    refused = "unknown";
+  else if (!reg_.device(d).online())
+    refused = "offline";
+  else if (command == ai::cmd::term_ota_start) {
+    refused = ota_start(d, data, filled, message);
+    if (!filled.empty()) data = filled;
+  }
+  const std::uint16_t seq = next_seq_++;
+  if (!refused && !deliver(d, command, data, seq)) refused = "send_failed";
+  EventLog::Line line(refused ? "route_refused" : "route");
+  line.add("console_user", std::string(user))
+      .add("device", ai::format_device(id))
+      .add("type", std::string(ai::type_name(cls, cmd)));
+  if (refused) {
+    line.add("reason", refused);
+    if (!message.empty()) line.add("message", message);
+    log_.session(line);
+    return refused;
+  }
+  const DeviceState& dev = reg_.device(d);
+  Route route{kConsole, -1, dev.fd, {dev.udp_ip, dev.udp_port}, 0, cls, cmd, 0, corr};
+  route.expires = now() + static_cast<std::uint32_t>(opt_.route_timeout.count() / kTickMs);
+  routes_[static_cast<std::uint64_t>(d) << 16 | seq] = route;
+  if (log_.session_events()) log_.session(line.add("seq", seq));
   return nullptr;
 }
 

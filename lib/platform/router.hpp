@@ -49,6 +49,9 @@ struct Counters {
   std::uint64_t logins = 0, login_rejected = 0, frames_in = 0, frames_out = 0, relays = 0, drops = 0,
                 token_mismatch = 0, bad_frames = 0, uplinks = 0, routed = 0, udp_capped = 0;
   std::uint64_t online_tcp = 0, online_udp = 0, clients = 0;
+  // login_rejected by reason (/metrics): unknown, bad_password, disabled, throttled, busy
+  std::uint64_t rejected_unknown = 0, rejected_bad_password = 0, rejected_disabled = 0, rejected_throttled = 0,
+                rejected_busy = 0;
 };
 
 // Reply bytes a datagram may cause toward its own source address (issue #8, amplification):
@@ -88,6 +91,21 @@ class TerminalStore {
   using Done = std::function<void(const char* refused)>;
   virtual ~TerminalStore() = default;
   virtual void insert_device(const DeviceRecord& d, Done done) = 0;  // refused when the id exists
+};
+
+// The operations console (lib/web, m2m-server serve --http) as the router sees it: an operator
+// of every group that lives in the server's own process. Its requests get their replies here,
+// and it hears every uplink, event and presence change (the console's live views). Every call
+// happens on the loop's thread.
+class ConsoleSink {
+ public:
+  virtual ~ConsoleSink() = default;
+  // The device's reply to console_command(corr, ...).
+  virtual void reply(std::uint32_t corr, std::uint8_t status, ByteView data) = 0;
+  // An uplink (data class) or event of a device online here.
+  virtual void uplink(std::uint64_t device, std::uint8_t cls, std::uint8_t cmd, ByteView data) = 0;
+  // A device logged in (TCP or UDP) or went offline.
+  virtual void presence(std::uint64_t device, bool online) = 0;
 };
 
 class Router {
@@ -152,6 +170,15 @@ class Router {
   // ... and a login of device `id` there: the session here ends (one session per device).
   void moved(std::uint64_t id);
 
+  // The console (ConsoleSink above); null: none. It outlives the router's use of it.
+  void set_console(ConsoleSink* console) { console_ = console; }
+  // A console request (class << 8 | command) for device `id`: nullptr once sent (the reply
+  // comes through ConsoleSink::reply with `corr`), else why not ("unknown", "offline",
+  // "send_failed", or an OTA refusal with `message` filled in). Written to the event log as
+  // `route` with the console user, as an operator's request is.
+  const char* console_command(std::uint32_t corr, std::string_view user, std::uint64_t id, std::uint16_t command,
+                              ByteView data, std::string& message);
+
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
   const Session* session(int fd) const {
@@ -168,7 +195,7 @@ class Router {
 
  private:
   struct Route {  // a client's request forwarded to a device, awaiting its reply
-    std::uint32_t account;       // kNone: an operator on another node (cluster mode)
+    std::uint32_t account;       // kNone: an operator on another node (cluster mode); kConsole: the console
     std::int32_t fd;             // the client's connection (account kNone: the origin node)
     std::int32_t device_fd;      // the device's TCP session it went out on, or -1 (UDP)
     net::Endpoint device_udp;    // the UDP endpoint it went out to (when device_fd < 0)
@@ -252,6 +279,7 @@ class Router {
   const Clock& clock_;
   EventLog& log_;
   Remote* remote_ = nullptr;
+  ConsoleSink* console_ = nullptr;
   Counters counters_;
   std::vector<Session> sessions_;  // indexed by fd
   // Per group, the logged-in members (device indexes sorted by id): data.group_list walks

@@ -111,6 +111,7 @@ int Server::run(const net::Stop& stop) {
   const int rc = loop_.run(stop);
   if (rc != 0) std::fprintf(stderr, "m2m-server: the event loop failed (above)\n");
 
+  for (Extension* e : extensions_) e->shutdown();
   router_.shutdown();
   loop_.release_closed();
   write_stats();
@@ -126,8 +127,18 @@ Result<void> Server::join(ClusterNode& node) {
   return {};
 }
 
+Result<void> Server::attach(Extension& e, const std::vector<int>& fds) {
+  for (int fd : fds) {
+    if (auto w = loop_.watch(fd, EPOLLIN); !w) return w;
+    watched_.emplace_back(fd, &e);
+  }
+  extensions_.push_back(&e);
+  return {};
+}
+
 void Server::tick() {
   if (node_) node_->tick();
+  for (Extension* e : extensions_) e->tick();
   const std::uint32_t now = now_tick();
   if (now >= next_sweep_) {
     router_.sweep();
@@ -249,9 +260,11 @@ void Server::datagram(int, const net::Address& from, ByteView bytes) {
   }
 }
 
-void Server::ready(int fd, std::uint32_t) {
+void Server::ready(int fd, std::uint32_t events) {
   if (live_ && fd == live_->fd()) live_->ready();  // revoked sessions close during this event
   if (node_ && fd == node_->fd()) node_->ready();
+  for (auto& [wfd, e] : watched_)
+    if (wfd == fd) e->ready(fd, events);
 }
 
 // ---- Outbox -------------------------------------------------------------------------------
@@ -273,6 +286,7 @@ void Server::write_stats() {
   l.add("uplinks", c.uplinks).add("routed", c.routed).add("drops", c.drops);
   l.add("bad_frames", c.bad_frames).add("token_mismatch", c.token_mismatch);
   if (node_) node_->stats(l);
+  for (const Extension* e : extensions_) e->stats(l);
   l.add("rss_kib", resident_kib());
   log_.write(l);
 }

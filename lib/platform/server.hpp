@@ -74,6 +74,28 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   // consults it for targets not online here. Call after open(); `node` outlives the server.
   Result<void> join(ClusterNode& node);
 
+  // Another part of the server in the same loop (the operations console, lib/web): it watches
+  // descriptors of its own, is ticked with the server, and adds to the stats line. Every call
+  // is on the loop's thread. Call after open(); `e` outlives the server's run().
+  class Extension {
+   public:
+    virtual ~Extension() = default;
+    virtual void ready(int fd, std::uint32_t events) = 0;
+    virtual void tick() {}
+    virtual void stats(EventLog::Line& line) const { (void)line; }
+    virtual void shutdown() {}  // run() is ending: before the sessions close
+  };
+  Result<void> attach(Extension& e, const std::vector<int>& fds);
+  Router& router() { return router_; }
+  Registry& registry() { return reg_; }
+  EventLog& log() { return log_; }
+  std::uint64_t connections() const { return loop_.connections(); }
+  unsigned long file_limit() const { return file_limit_; }
+  std::uint64_t tcp_capacity() const { return capacity_; }
+  // Registry writes of run-time additions (the file or the cluster's bucket), off the loop;
+  // null before follow().
+  TerminalStore* terminals() { return terminals_.get(); }
+
   // Binds the sockets and raises the file limit; the listening event is written by run().
   Result<void> open();
   // Serves until `stop` is requested (the caller does so from SIGINT/SIGTERM), then closes
@@ -128,6 +150,8 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   ai::Deframer scratch_;                    // shared while no frame is split
   Registry& reg_;
   ClusterNode* node_ = nullptr;             // cluster mode only
+  std::vector<std::pair<int, Extension*>> watched_;  // descriptors of extensions
+  std::vector<Extension*> extensions_;
   std::unique_ptr<RegistryFollower> live_;  // last: its thread stops first
 };
 

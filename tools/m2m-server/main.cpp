@@ -6,6 +6,7 @@
 #include "cli/app.hpp"
 #include "cli/cli.hpp"
 #include "serve.hpp"
+#include "users.hpp"
 
 namespace {
 constexpr std::string_view kProg = "m2m-server";
@@ -32,7 +33,11 @@ int main(int argc, char** argv) {
   server_tool::AdminOptions admin;
   server_tool::add_admin_commands(app, admin);
 
+  server_tool::UserOptions users;
+  server_tool::add_user_commands(app, users);
+
   if (int rc = cli::parse(app, kProg, static_cast<int>(args.size()), args.data()); rc >= 0) return rc;
   if (int rc = server_tool::run_admin_command(app, admin); rc >= 0) return rc;
+  if (int rc = server_tool::run_user_command(app, users); rc >= 0) return rc;
   return server_tool::serve(s);
 }

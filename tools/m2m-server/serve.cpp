@@ -15,6 +15,7 @@
 #include "net/loop.hpp"
 #include "platform/registry.hpp"
 #include "platform/store.hpp"
+#include "web/console.hpp"
 
 namespace m2m::server_tool {
 
@@ -125,6 +126,12 @@ void add_serve_command(CLI::App& app, ServeArgs& s) {
   cli::add_duration(*sv, "--cluster-heartbeat", s.cluster_heartbeat,
                     "how often a node tells the others it is alive; one silent for 3 of these is lost, with its "
                     "devices");
+  sv->add_option("--http", s.http,
+                 "serve the operations console, its JSON API and Prometheus /metrics here (off by default; "
+                 "sign-ins need a console user: m2m-server user add NAME --role admin)")
+      ->type_name("HOST:PORT");
+  sv->add_flag("--http-secure-cookie", s.http_secure_cookie,
+               "mark the console's session cookie Secure (when a TLS proxy in front serves it as https)");
   sv->add_flag("-q,--quiet", s.opt.quiet, "no session events (listening, stats and shutdown lines remain)");
   sv->add_flag("-v,--verbose", s.verbose, "accepted for symmetry; every session event is already written");
 
@@ -189,6 +196,23 @@ int serve(ServeArgs& a) {
                       " (and the same for account)");
     return cli::usage;
   }
+  web::ConsoleOptions console;
+  if (!a.http.empty()) {
+    if (!a.cluster.empty()) {
+      cli::error(kProg, "--http with --cluster: the console keeps its users in the registry file and does not run "
+                        "on a cluster node yet; run it on a single server (m2m-server(1), CONSOLE)");
+      return cli::usage;
+    }
+    auto http_hp = net::parse_host_port(a.http);
+    auto http_at = http_hp ? net::resolve(*http_hp, false) : Result<std::vector<net::Address>>(unexpected(http_hp.error()));
+    if (!http_at) {
+      cli::error(kProg, "--http: " + http_at.error().message);
+      return cli::usage;
+    }
+    console.listen = http_at->front();
+    console.db = a.db;
+    console.secure_cookie = a.http_secure_cookie;
+  }
   platform::Registry reg;
   if (a.cluster.empty()) {
     auto store = platform::Store::open(a.db, platform::Store::Access::read_write);
@@ -233,6 +257,15 @@ int serve(ServeArgs& a) {
   if (!followed) {
     cli::error(kProg, followed.error().message);
     return followed.error().kind == ErrorKind::unavailable ? cli::unavailable : cli::failure;
+  }
+  std::unique_ptr<web::Console> console_server;
+  if (!a.http.empty()) {
+    auto c = web::Console::start(server, console);
+    if (!c) {
+      cli::error(kProg, c.error().message);
+      return cli::unavailable;
+    }
+    console_server = std::move(*c);
   }
   return server.run(stop) != 0 ? cli::failure : cli::exit_after_interrupt(cli::OnInterrupt::server_stop);
 }

@@ -27,6 +27,8 @@ struct ServeArgs {
   std::string cluster;   // nats://HOST:PORT; empty: a single node
   std::string node;      // default: the host name and process id
   std::chrono::milliseconds cluster_heartbeat{1000};
+  std::string http;            // --http HOST:PORT: the console; empty: none
+  bool http_secure_cookie = false;
   platform::ServerOptions opt;
 };
 
