@@ -114,6 +114,13 @@ Result<std::unique_ptr<Console>> Console::start(platform::Server& server, Consol
     if (!list) return unexpected(list.error());
   }
   std::unique_ptr<Console> c(new Console(server, std::move(options)));
+  {
+    auto db = platform::Database::open(c->opt_.db, platform::Database::Access::read_only);
+    if (!db) return unexpected(db.error());
+    auto meta = load_meta(*db);
+    if (!meta) return unexpected(meta.error());
+    c->meta_ = std::move(*meta);
+  }
   auto worker = Worker::start();
   if (!worker) return unexpected(worker.error());
   c->worker_ = std::move(*worker);
@@ -170,6 +177,7 @@ void Console::tick() {
     auto ex = s.ex.lock();
     return !ex || ex->gone();
   });
+  sample();
   if (now >= next_refresh_ && !refreshing_) {
     next_refresh_ = now + std::chrono::seconds(5);
     refresh_users();
@@ -200,8 +208,14 @@ void Console::refresh_users() {
     std::optional<std::vector<ConsoleUser>> users;
     if (store)
       if (auto l = store->list()) users = std::move(*l);
-    return [this, users = std::move(users)] {
+    // Descriptions, regions and categories changed by others (m2m-server device add
+    // --description, another console) show within the same 5 s.
+    std::optional<ConsoleMeta> meta;
+    if (auto database = platform::Database::open(db, platform::Database::Access::read_only))
+      if (auto m = load_meta(*database)) meta = std::move(*m);
+    return [this, users = std::move(users), meta = std::move(meta)]() mutable {
       refreshing_ = false;
+      if (meta) meta_ = std::move(*meta);
       if (!users) return;  // the file is busy or gone: keep what we have
       std::unordered_map<std::string, const ConsoleUser*> by_name;
       for (const auto& u : *users) by_name[u.name] = &u;
@@ -302,25 +316,73 @@ void Console::route(const ExchangePtr& ex, Session* s) {
     }
     return send_json(ex, 200, {{"roles", out}});
   }
+  const bool get = m == "GET" || m == "HEAD";
   if (what == "devices") {
-    if (seg.size() == 2 && m == "GET") return list_devices(ex);
+    if (seg.size() == 2 && get) return list_devices(ex);
+    if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_device(ex, *s) : void();
     if (seg.size() >= 3) {
       auto id = ai::parse_device(seg[2]);
       if (!id) return error(ex, 400, "bad_device", "'" + seg[2] + "': " + id.error().message);
-      if (seg.size() == 3 && m == "GET") return get_device(ex, *id);
-      if (seg.size() == 4 && seg[3] == "command" && m == "POST") {
-        if (!need(Action::control)) return;
-        return command(ex, *s, *id);
+      if (seg.size() == 3 && get) return get_device(ex, *id);
+      if (seg.size() == 3 && m == "PATCH") return need(Action::manage) ? edit_device(ex, *s, *id) : void();
+      if (seg.size() == 3 && m == "DELETE") return need(Action::manage) ? remove_device(ex, *s, *id) : void();
+      if (seg.size() == 4 && seg[3] == "command" && m == "POST")
+        return need(Action::control) ? command(ex, *s, *id) : void();
+      if (seg.size() == 4 && seg[3] == "associations" && m == "POST")
+        return need(Action::manage) ? link(ex, *s, *id, std::nullopt) : void();
+      if (seg.size() == 5 && seg[3] == "associations" && m == "DELETE") {
+        auto other = ai::parse_device(seg[4]);
+        if (!other) return error(ex, 400, "bad_device", "'" + seg[4] + "': " + other.error().message);
+        return need(Action::manage) ? link(ex, *s, *id, *other) : void();
       }
     }
   }
-  if (what == "groups" && seg.size() == 2 && m == "GET") return list_groups(ex);
-  if (what == "accounts" && seg.size() == 2 && m == "GET") return list_accounts(ex);
-  if (what == "events" && seg.size() == 2 && m == "GET") return events(ex);
+  if (what == "import" && seg.size() == 2 && m == "POST") return need(Action::manage) ? import(ex, *s) : void();
+  if (what == "groups") {
+    if (seg.size() == 2 && get) return list_groups(ex);
+    if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_group(ex, *s) : void();
+    if (seg.size() == 3 && m == "PATCH") return need(Action::manage) ? edit_group(ex, *s, seg[2]) : void();
+  }
+  if (what == "regions") {
+    if (seg.size() == 2 && get) return list_regions(ex);
+    if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_region(ex, *s) : void();
+    if (seg.size() == 3 && (m == "PATCH" || m == "DELETE")) {
+      std::int64_t rid = 0;
+      try {
+        std::size_t used = 0;
+        rid = std::stoll(seg[2], &used);
+        if (used != seg[2].size()) throw std::invalid_argument("id");
+      } catch (...) {
+        return error(ex, 400, "bad_region", "'" + seg[2] + "' is not a region id");
+      }
+      if (!need(Action::manage)) return;
+      return m == "PATCH" ? edit_region(ex, *s, rid) : remove_region(ex, *s, rid);
+    }
+  }
+  if (what == "accounts") {
+    if (seg.size() == 2 && get) return list_accounts(ex);
+    if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_account(ex, *s) : void();
+    if (seg.size() == 3 && (m == "PATCH" || m == "DELETE")) {
+      std::uint64_t aid = 0;
+      try {
+        std::size_t used = 0;
+        aid = std::stoull(seg[2], &used);
+        if (used != seg[2].size()) throw std::invalid_argument("id");
+      } catch (...) {
+        return error(ex, 400, "bad_account", "'" + seg[2] + "' is not an account id");
+      }
+      if (!need(Action::manage)) return;
+      return m == "PATCH" ? edit_account(ex, *s, aid) : remove_account(ex, *s, aid);
+    }
+  }
+  if (what == "stats" && seg.size() == 2 && get) return stats_history(ex);
+  if (what == "firmware" && seg.size() == 2 && get) return firmware(ex);
+  if (what == "events" && seg.size() == 2 && get) return events(ex);
   if (what == "users") {
     if (!need(Action::users)) return;
-    if (seg.size() == 2 && m == "GET") return list_users(ex);
+    if (seg.size() == 2 && get) return list_users(ex);
     if (seg.size() == 2 && m == "POST") return add_user(ex, *s);
+    if (seg.size() == 3 && m == "PATCH") return edit_user(ex, *s, seg[2]);
     if (seg.size() == 3 && m == "DELETE") return remove_user(ex, *s, seg[2]);
   }
   error(ex, 404, "not_found", "no API " + m + " " + ex->path());
@@ -475,6 +537,14 @@ json Console::device_json(std::uint32_t index) const {
   }
   if (d.online())
     if (auto it = online_since_.find(d.id); it != online_since_.end()) j["since"] = it->second;
+  const auto region = meta_.region_of(d.id, j["group"].get_ref<const std::string&>());
+  j["region"] = region ? json(*region) : json();
+  if (region)
+    if (const Region* r = meta_.region(*region)) j["region_name"] = r->name;
+  auto dm = meta_.devices.find(d.id);
+  j["category"] = dm != meta_.devices.end() ? dm->second.category : "";
+  auto desc = meta_.descriptions.find(d.id);
+  j["description"] = desc != meta_.descriptions.end() ? desc->second : "";
   return j;
 }
 
@@ -482,6 +552,15 @@ json Console::device_json(std::uint32_t index) const {
 void Console::list_devices(const ExchangePtr& ex) {
   platform::Registry& reg = server_.registry();
   const std::string q = ex->query("q"), group = ex->query("group"), online = ex->query("online");
+  const std::string region = ex->query("region"), category = ex->query("category");
+  std::optional<std::int64_t> region_id;
+  if (!region.empty()) {
+    try {
+      region_id = std::stoll(region);
+    } catch (...) {
+      return error(ex, 400, "bad_request", "region: a region id");
+    }
+  }
   std::size_t offset = 0, limit = 100;
   try {
     if (!ex->query("offset").empty()) offset = std::stoul(ex->query("offset"));
@@ -498,7 +577,25 @@ void Console::list_devices(const ExchangePtr& ex) {
     if (!group.empty() && reg.groups()[d.group].name != group) continue;
     if (online == "1" && !d.online()) continue;
     if (online == "0" && d.online()) continue;
-    if (!needle.empty() && ai::format_device(d.id).find(needle) == std::string::npos) continue;
+    if (!needle.empty() && ai::format_device(d.id).find(needle) == std::string::npos) {
+      auto desc = meta_.descriptions.find(d.id);
+      if (desc == meta_.descriptions.end() || desc->second.find(q) == std::string::npos) continue;
+    }
+    if (region_id) {
+      // the region or any region below it
+      auto r = meta_.region_of(d.id, reg.groups()[d.group].name);
+      bool inside = false;
+      for (int depth = 0; r && depth < 64 && !inside; ++depth) {
+        inside = *r == *region_id;
+        const Region* x = meta_.region(*r);
+        r = x ? x->parent : std::nullopt;
+      }
+      if (!inside) continue;
+    }
+    if (!category.empty()) {
+      auto dm = meta_.devices.find(d.id);
+      if (dm == meta_.devices.end() || dm->second.category != category) continue;
+    }
     match.push_back(i);
   }
   std::sort(match.begin(), match.end(), [&](auto a, auto b) { return reg.device(a).id < reg.device(b).id; });
@@ -510,7 +607,15 @@ void Console::list_devices(const ExchangePtr& ex) {
 void Console::get_device(const ExchangePtr& ex, std::uint64_t id) {
   const std::uint32_t d = server_.registry().find_device(id);
   if (d == platform::kNone) return error(ex, 404, "unknown", "no device " + ai::format_device(id));
-  send_json(ex, 200, device_json(d));
+  json j = device_json(d);
+  json linked = json::array();
+  if (auto it = meta_.links.find(id); it != meta_.links.end()) {
+    std::vector<std::uint64_t> ids = it->second;
+    std::sort(ids.begin(), ids.end());
+    for (std::uint64_t o : ids) linked.push_back(ai::format_device(o));
+  }
+  j["associated"] = linked;
+  send_json(ex, 200, j);
 }
 
 // POST /api/devices/ID/command {"type": "term.reboot", "body": {...}}: answered with the
@@ -617,8 +722,21 @@ void Console::list_groups(const ExchangePtr& ex) {
       ++total;
       online += reg.device(m).online();
     }
-    out.push_back({{"name", g.name}, {"devices", total}, {"online", online}});
+    json j{{"name", g.name}, {"devices", total}, {"online", online}};
+    auto r = meta_.group_region.find(g.name);
+    j["region"] = r != meta_.group_region.end() ? json(r->second) : json();
+    out.push_back(std::move(j));
   }
+  for (const auto& name : meta_.empty_groups) {
+    bool listed = false;
+    for (const auto& g : reg.groups()) listed |= g.name == name;
+    if (listed) continue;
+    json j{{"name", name}, {"devices", 0}, {"online", 0}};
+    auto r = meta_.group_region.find(name);
+    j["region"] = r != meta_.group_region.end() ? json(r->second) : json();
+    out.push_back(std::move(j));
+  }
+  std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["name"] < b["name"]; });
   send_json(ex, 200, {{"groups", out}});
 }
 

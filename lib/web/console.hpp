@@ -16,7 +16,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,7 +28,9 @@
 #include "core/error.hpp"
 #include "net/endpoint.hpp"
 #include "platform/server.hpp"
+#include "platform/store.hpp"
 #include "web/http.hpp"
+#include "web/meta.hpp"
 #include "web/users.hpp"
 #include "web/worker.hpp"
 
@@ -34,6 +38,7 @@ namespace m2m::web {
 
 struct ConsoleOptions {
   std::string db;                                   // the registry file (console users live there)
+  std::string firmware_dir;                         // serve --firmware-dir: what OTA may offer
   net::Address listen;                              // --http
   std::chrono::seconds session_idle{30 * 60};       // a session unused this long ends
   std::chrono::seconds session_max{12 * 60 * 60};   // and any session after this long
@@ -106,6 +111,28 @@ class Console final : public platform::ConsoleSink, public platform::Server::Ext
   void add_user(const ExchangePtr& ex, const Session& s);
   void remove_user(const ExchangePtr& ex, const Session& s, const std::string& name);
   void events(const ExchangePtr& ex);
+  // console_registry.cpp: changes to the registry file (on the worker, one transaction each;
+  // the server's follower applies them to the live registry within a second)
+  using Change = std::function<Result<nlohmann::json>(platform::Store& store)>;
+  void change(const ExchangePtr& ex, const Session& s, std::string action, Change fn, unsigned ok_status = 200);
+  void add_device(const ExchangePtr& ex, const Session& s);
+  void edit_device(const ExchangePtr& ex, const Session& s, std::uint64_t id);
+  void remove_device(const ExchangePtr& ex, const Session& s, std::uint64_t id);
+  void link(const ExchangePtr& ex, const Session& s, std::uint64_t id, std::optional<std::uint64_t> other);
+  void import(const ExchangePtr& ex, const Session& s);
+  void add_account(const ExchangePtr& ex, const Session& s);
+  void edit_account(const ExchangePtr& ex, const Session& s, std::uint64_t id);
+  void remove_account(const ExchangePtr& ex, const Session& s, std::uint64_t id);
+  void add_group(const ExchangePtr& ex, const Session& s);
+  void edit_group(const ExchangePtr& ex, const Session& s, const std::string& name);
+  void list_regions(const ExchangePtr& ex);
+  void add_region(const ExchangePtr& ex, const Session& s);
+  void edit_region(const ExchangePtr& ex, const Session& s, std::int64_t id);
+  void remove_region(const ExchangePtr& ex, const Session& s, std::int64_t id);
+  void edit_user(const ExchangePtr& ex, const Session& s, const std::string& name);
+  void stats_history(const ExchangePtr& ex);
+  void firmware(const ExchangePtr& ex);
+  void sample();  // the minute's online counts, per group, region and in all
   void metrics(const ExchangePtr& ex);
   void broadcast(std::uint64_t device, const std::string& event, const std::string& data);
   void refresh_users();
@@ -119,6 +146,8 @@ class Console final : public platform::ConsoleSink, public platform::Server::Ext
   std::unordered_map<std::uint32_t, Pending> pending_;  // key: corr
   std::unordered_map<std::uint64_t, std::int64_t> online_since_;  // device -> Unix seconds
   std::vector<Stream> streams_;
+  ConsoleMeta meta_;  // regions, categories, descriptions, associations (meta.hpp)
+  std::int64_t last_sample_ = 0;  // minute
   std::uint32_t next_corr_ = 1;
   Clock::time_point next_refresh_{}, next_ping_{};
   bool refreshing_ = false;

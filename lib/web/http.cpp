@@ -2,6 +2,7 @@
 
 #include <microhttpd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/expected.hpp"
@@ -41,28 +42,25 @@ struct HttpCallbacks {
         ex->peer_ = net::Address::from(info->client_addr, info->client_addr->sa_family == AF_INET6
                                                               ? sizeof(sockaddr_in6)
                                                               : sizeof(sockaddr_in));
+      Exchange& e = *ex;
       http->open_.insert(ex.get());
       *con_cls = new Holder(std::move(ex));
+      // A body announced larger than the limit is refused before it is read.
+      const char* length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+      if (length && std::strtoull(length, nullptr, 10) > http->limits_.max_body) http->too_large(e);
       return MHD_YES;
     }
     Exchange& ex = **static_cast<Holder*>(*con_cls);
     if (*upload_size) {
-      if (ex.body_.size() + *upload_size > http->limits_.max_body)
-        ex.too_large_ = true;
-      else if (!ex.too_large_)
+      if (!ex.answered_ && ex.body_.size() + *upload_size > http->limits_.max_body)
+        http->too_large(ex);  // a chunked body that grew past the limit: answered now, the rest is not read
+      else if (!ex.answered_)
         ex.body_.append(upload, *upload_size);
       *upload_size = 0;
       return MHD_YES;
     }
-    if (ex.handled_) return MHD_YES;  // resumed: the answer is queued already
+    if (ex.handled_ || ex.answered_) return MHD_YES;  // resumed, or refused: the answer is queued already
     ex.handled_ = true;
-    if (ex.too_large_) {
-      HttpResponse r;
-      r.status = 413;
-      r.body = R"({"error":"too_large","message":"the request body is larger than the server accepts"})";
-      http->queue(ex, std::move(r));
-      return MHD_YES;
-    }
     Holder keep = ex.shared_from_this();
     http->handler_(keep);
     if (ex.streaming_) {
@@ -155,6 +153,14 @@ void Exchange::resume() {
     http_->run();
 }
 
+void Http::too_large(Exchange& ex) {
+  HttpResponse r;
+  r.status = 413;
+  r.body = R"j({"error":"too_large","message":"the request body is larger than the server accepts (16 MiB)"})j";
+  r.headers.emplace_back("Connection", "close");
+  queue(ex, std::move(r));
+}
+
 void Http::queue(Exchange& ex, HttpResponse r) {
   ex.answered_ = true;
   MHD_Response* resp =
@@ -218,10 +224,15 @@ Result<std::unique_ptr<Http>> Http::start(const net::Address& at, Handler handle
 void Http::run() {
   if (!daemon_) return;
   ++depth_;
-  do {
+  // MHD's own epoll is edge-triggered: a connection with more bytes waiting than one pass
+  // reads (an upload) does not make fd() readable again. MHD_get_timeout says 0 while it has
+  // such work; run until it has none (bounded: other sockets wait meanwhile).
+  for (int pass = 0; pass < 1024; ++pass) {
     again_ = false;
     MHD_run(daemon_);
-  } while (again_);
+    MHD_UNSIGNED_LONG_LONG wait = 1;
+    if (!again_ && (MHD_get_timeout(daemon_, &wait) != MHD_YES || wait != 0)) break;
+  }
   --depth_;
 }
 

@@ -72,7 +72,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   MHD_Connection* conn_ = nullptr;
   std::string method_, path_, body_;
   net::Address peer_;
-  bool answered_ = false, suspended_ = false, gone_ = false, too_large_ = false, handled_ = false;
+  bool answered_ = false, suspended_ = false, gone_ = false, handled_ = false;
   bool streaming_ = false, stream_ended_ = false;
   std::string out_;  // stream bytes not yet taken by MHD
   void resume();
@@ -105,6 +105,7 @@ class Http {
   Http() = default;
   void queue(Exchange& ex, HttpResponse r);
   void queue_stream(Exchange& ex);
+  void too_large(Exchange& ex);
 
   MHD_Daemon* daemon_ = nullptr;
   int epoll_fd_ = -1;

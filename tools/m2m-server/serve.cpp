@@ -211,6 +211,9 @@ int serve(ServeArgs& a) {
     }
     console.listen = http_at->front();
     console.db = a.db;
+    console.firmware_dir = a.opt.firmware_dir;
+    // A page waits for a device's answer at most 10 s, and never past --route-timeout.
+    console.command_timeout = std::min<std::chrono::milliseconds>(a.opt.route_timeout, std::chrono::seconds(10));
     console.secure_cookie = a.http_secure_cookie;
   }
   platform::Registry reg;
