@@ -123,6 +123,42 @@ class Simdevice:
             self.proc.kill()
 
 
+class EventStream:
+    """GET /api/events as a browser's EventSource reads it: (event, data) pairs in a list."""
+
+    def __init__(self, port, cookie, query=""):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn.request("GET", "/api/events" + query, headers={"Cookie": cookie})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        self.events = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        buf = b""
+        try:
+            while True:
+                chunk = self.resp.fp.read1(4096)
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n\n" in buf:
+                    block, buf = buf.split(b"\n\n", 1)
+                    ev = {}
+                    for line in block.decode().split("\n"):
+                        if line.startswith("event: "):
+                            ev["event"] = line[7:]
+                        elif line.startswith("data: "):
+                            ev["data"] = json.loads(line[6:])
+                    if "event" in ev:
+                        self.events.append(ev)
+        except (OSError, ValueError, AttributeError):  # closed by the test
+            return
+
+    def close(self):
+        self.conn.close()
+
+
 def device_row(c, dev):
     st, body, _ = c.call("GET", "/api/devices?q=%s" % dev)
     assert st == 200, body
@@ -265,36 +301,9 @@ def test_device_commands():
 def test_live_events_stream():
     with Console() as con:
         c = con.client("vera")
-        conn = http.client.HTTPConnection("127.0.0.1", con.port, timeout=10)
-        conn.request("GET", "/api/events?device=%s" % DEV, headers={"Cookie": c.cookie})
-        r = conn.getresponse()
-        assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream", r.getheaders()
-        events = []
-        done = threading.Event()
-
-        def read():
-            buf = b""
-            try:
-                while not done.is_set():
-                    chunk = r.fp.read1(4096) if hasattr(r.fp, "read1") else r.read(1)
-                    if not chunk:
-                        break
-                    buf += chunk
-                    while b"\n\n" in buf:
-                        block, buf = buf.split(b"\n\n", 1)
-                        ev = {}
-                        for line in block.decode().split("\n"):
-                            if line.startswith("event: "):
-                                ev["event"] = line[7:]
-                            elif line.startswith("data: "):
-                                ev["data"] = json.loads(line[6:])
-                        if "event" in ev:
-                            events.append(ev)
-            except (OSError, ValueError):
-                pass
-
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
+        stream = EventStream(con.port, c.cookie, "?device=%s" % DEV)
+        assert stream.resp.getheader("Content-Type") == "text/event-stream", stream.resp.getheaders()
+        events = stream.events
         other = Peer(con.srv.port, 0xB1)  # another device: filtered out of this stream
         assert other.login(password("pw")).status == OK
         p = Peer(con.srv.port, 0xA1)
@@ -304,13 +313,45 @@ def test_live_events_stream():
         wait_for("uplink event", lambda: any(e["event"] == "uplink" for e in events))
         p.close()
         wait_for("offline presence", lambda: any(e["event"] == "presence" and not e["data"]["online"] for e in events))
-        done.set()
-        conn.close()
+        stream.close()
         kinds = [e["event"] for e in events]
         assert kinds[0] == "presence" and events[0]["data"]["online"] is True, events
         up = [e for e in events if e["event"] == "uplink"][0]["data"]
         assert up["device"] == DEV and up["type"] == "data.uplink" and up["body"]["payload"] == "010268656C6C6F", up
         assert all(e["data"].get("device", e["data"].get("id")) == DEV for e in events), events
+
+def test_firmware_update_from_the_console():
+    import tempfile
+    d = tempfile.mkdtemp(prefix="console-fw-")
+    data = bytes((i * 7 + 3) & 0xFF for i in range(65536))
+    with open(os.path.join(d, "app-v2.bin"), "wb") as f:
+        f.write(data)
+    try:
+        with Console(args=["--firmware-dir", d]) as con, \
+                Simdevice(con.srv.port, extra=["--ota-frame-size", "1024"]):
+            c = con.client("otto")
+            wait_for("device online", lambda: (device_row(c, DEV) or {}).get("online"))
+            st, body, _ = c.call("GET", "/api/firmware")
+            assert st == 200 and body["files"] == [{"name": "app-v2.bin", "size": 65536}], body
+            st, body, _ = c.call("POST", "/api/devices/%s/command" % DEV,
+                                 {"type": "term.ota_start", "body": {"file": "no-such.bin"}})
+            assert st == 400 and "no-such.bin" in body["message"], body
+            stream = EventStream(con.port, c.cookie, "?device=%s" % DEV)
+            try:
+                st, body, _ = c.call("POST", "/api/devices/%s/command" % DEV,
+                                     {"type": "term.ota_start", "body": {"file": "app-v2.bin"}})
+                assert st == 200 and body["status"] == "ok", body
+                done = wait_for("the device's upgrade event", lambda: [
+                    e for e in stream.events if e["event"] == "event" and e["data"]["body"].get("code") == 16], 30)
+            finally:
+                stream.close()
+            assert done[0]["data"]["body"]["description"] == "upgrade ok: app-v2.bin 65536 bytes", done
+            wait_for("device back online", lambda: (device_row(c, DEV) or {}).get("online"), 15)
+            st, body, _ = c.call("POST", "/api/devices/%s/command" % DEV,
+                                 {"type": "term.config_read", "body": {"param": "version"}})
+            assert st == 200 and body["body"]["value"]["software"] == "app-v2", body
+    finally:
+        subprocess.run(["rm", "-rf", d])
 
 
 # ---- registry changes -----------------------------------------------------------------------
@@ -588,7 +629,7 @@ def test_page_and_http_hygiene():
 if __name__ == "__main__":
     run_tests([test_sign_in_cookie_and_session, test_wrong_passwords_are_refused_and_throttled,
                test_changes_need_the_csrf_token_and_json_sign_in, test_roles_are_enforced_by_the_server,
-               test_device_commands, test_live_events_stream, test_devices_added_edited_disabled_removed,
+               test_device_commands, test_live_events_stream, test_firmware_update_from_the_console, test_devices_added_edited_disabled_removed,
                test_associations_regions_and_groups, test_accounts_from_the_console,
                test_import_csv_preview_then_all_or_nothing, test_import_xlsx,
                test_console_users_from_the_api_and_the_file, test_statistics_and_metrics,
