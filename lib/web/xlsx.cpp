@@ -461,7 +461,6 @@ class XmlScanner {
                 offset);
   }
   const Error& error() const { return error_; }
-  const std::string& entry() const { return entry_; }
 
  private:
   bool skip_past(std::string_view close, std::size_t from) {
