@@ -461,7 +461,6 @@ class XmlScanner {
                 offset);
   }
   const Error& error() const { return error_; }
-  const std::string& entry() const { return entry_; }
 
  private:
   bool skip_past(std::string_view close, std::size_t from) {
@@ -520,7 +519,19 @@ Result<std::string> first_sheet_rid(std::string_view xml) {
   }
 }
 
-// "xl/" + a relationship target, with "." and ".." resolved; empty when it leaves the package.
+// At most 20 bytes of an attribute value for a message: cut at a character boundary (the
+// value is UTF-8), control characters shown as '?'.
+std::string excerpt(std::string_view s) {
+  std::size_t n = std::min<std::size_t>(s.size(), 20);
+  while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  std::string out(s.substr(0, n));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  return n < s.size() ? out + "..." : out;
+}
+
+// "xl/" + a relationship target, with "." and ".." resolved; empty when it leaves the package,
+// is longer than 255 bytes or holds control characters (it is named in messages).
 std::string resolve_target(std::string_view target) {
   std::string path = target.starts_with('/') ? std::string(target.substr(1)) : "xl/" + std::string(target);
   std::vector<std::string_view> parts;
@@ -537,6 +548,8 @@ std::string resolve_target(std::string_view target) {
     }
     parts.push_back(seg);
   }
+  if (path.size() > 255 || std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    return {};
   std::string out;
   for (auto seg : parts) {
     if (!out.empty()) out += '/';
@@ -569,7 +582,12 @@ Result<WorkbookRels> read_rels(std::string_view xml, const std::string& rid) {
     if (!type) return unexpected(std::move(type).error());
     if (!mode) return unexpected(std::move(mode).error());
     if (!*target || (*mode && **mode == "External")) continue;
-    if (!rid.empty() && *id && **id == rid && out.sheet.empty()) out.sheet = resolve_target(**target);
+    if (!rid.empty() && *id && **id == rid && out.sheet.empty()) {
+      out.sheet = resolve_target(**target);
+      if (out.sheet.empty())
+        return fail(ErrorKind::bad_value, "xlsx: " + entry + " gives the first sheet a path that cannot be in the file (\"" +
+                                              excerpt(**target) + "\"): " + std::string(kSaveAgain));
+    }
     if (*type && (*type)->ends_with("/sharedStrings") && out.shared_strings.empty())
       out.shared_strings = resolve_target(**target);
   }
@@ -765,7 +783,7 @@ class SheetReader {
       const std::string& s = **r;
       if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos ||
           (n = std::stoull(s)) == 0 || n > 0xFFFFFFFFu)
-        return fail_at("row number \"" + s.substr(0, 20) + "\" is not a number from 1 up");
+        return fail_at("row number \"" + excerpt(s) + "\" is not a number from 1 up");
     } else {
       n = std::uint64_t{row_number_} + 1;
       if (n > 0xFFFFFFFFu) return fail_at("too many rows");
@@ -802,7 +820,7 @@ class SheetReader {
       while (i < s.size() && i < 4 && s[i] >= 'A' && s[i] <= 'Z') col = col * 26 + static_cast<std::size_t>(s[i++] - 'A' + 1);
       const bool digits = i < s.size() && s.find_first_not_of("0123456789", i) == std::string::npos;
       if (i == 0 || i > 3 || !digits)
-        return fail_at("cell reference \"" + s.substr(0, 20) + "\" in row " + std::to_string(row_number_) +
+        return fail_at("cell reference \"" + excerpt(s) + "\" in row " + std::to_string(row_number_) +
                        " is not a column letter and row number");
       col_ = col - 1;
     }

@@ -488,6 +488,13 @@ TEST_CASE("xlsx: a missing first sheet is named") {
                                R"(<Relationship Id="rId1" Type=")" + kRel + R"(/worksheet" Target="worksheets/gone.xml"/></Relationships>)");
   CHECK(read_err(zip(parts)).message == "xlsx: the first sheet (xl/worksheets/gone.xml) is missing from the file: "
                                         "save the sheet as Excel Workbook (.xlsx) or CSV");
+
+  // One that leaves the package.
+  parts[3] = stored("xl/_rels/workbook.xml.rels",
+                    kXmlHead + R"(<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">)"
+                               R"(<Relationship Id="rId1" Type=")" + kRel + R"(/worksheet" Target="../../etc/passwd"/></Relationships>)");
+  CHECK(read_err(zip(parts)).message == "xlsx: xl/_rels/workbook.xml.rels gives the first sheet a path that cannot be in the "
+                                        "file (\"../../etc/passwd\"): save the sheet as Excel Workbook (.xlsx) or CSV");
 }
 
 TEST_CASE("xlsx: cell, column, file and memory limits, each named") {
@@ -537,6 +544,8 @@ TEST_CASE("xlsx: malformed sheets are refused with where") {
         "xlsx: cell reference \"1A\" in row 1 is not a column letter and row number in xl/worksheets/sheet1.xml" + save);
   CHECK(msg(sheet_xml(R"(<row r="0"><c><v>2</v></c></row>)")) ==
         "xlsx: row number \"0\" is not a number from 1 up in xl/worksheets/sheet1.xml" + save);
+  CHECK(msg(sheet_xml(R"(<row r="空调空调空调空调空调"><c><v>2</v></c></row>)")) ==  // cut at a character
+        "xlsx: row number \"空调空调空调...\" is not a number from 1 up in xl/worksheets/sheet1.xml" + save);
   CHECK(msg(sheet_xml(R"(<row r="1"><c r="A1" t="inlineStr"><is><t>&nbsp;</t></is></c></row>)")) ==
         "xlsx: xl/worksheets/sheet1.xml is not well-formed XML (it holds an unknown entity, at byte 344)" + save);
   CHECK(msg(kXmlHead + "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><worksheet><sheetData/></worksheet>") ==
