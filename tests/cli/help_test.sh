@@ -53,7 +53,7 @@ if [[ -x $SERVER ]]; then
   expect_eq "unknown subcommand word" "m2m-server: error: 'lsit' is not a subcommand of 'm2m-server device' (add, remove, list, import, export)
 Try 'm2m-server device --help' for more information." "$(cat err)"
   run 2 "$SERVER" devcie list
-  expect_eq "unknown first word" "m2m-server: error: 'devcie' is not a subcommand of 'm2m-server' (serve, device, account)" "$(head -1 err)"
+  expect_eq "unknown first word" "m2m-server: error: 'devcie' is not a subcommand of 'm2m-server' (serve, device, account, user)" "$(head -1 err)"
   expect_eq "points to the program's --help" "Try 'm2m-server --help' for more information." "$(tail -1 err)"
   run 2 "$SERVER" device add
   expect_eq "missing argument of a subcommand" "m2m-server: error: device add: id is required" "$(head -1 err)"
