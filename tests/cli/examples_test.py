@@ -16,7 +16,7 @@ becomes the sandbox, so examples never meet each other or other tests), with the
 programs on PATH, in its own process group that is killed when it ends, whatever happens.
 What an example needs is found from its text:
   HOST:8266 (127.0.0.1, 0.0.0.0, platform.example): a free loopback port instead; unless the
-      block starts its own "m2m-server serve", the runner starts one on that port with the
+      block starts its own "m2m-server serve" or "m2m-ota-serve --listen", the runner starts one on that port with the
       registry that the README block marked "example: registry" creates;
   /dev/ttyUSB0 (hardware): an emulated line instead: "gree-ctl emulate --units 1023" when the
       block runs gree-ctl, else a pseudo-terminal the runner holds (what is written to it is
@@ -225,7 +225,7 @@ class Sandbox:
             self.sh(CAPTURES, "making capture.bin")
         if "setup" in m:
             self.sh(m["setup"], "the example's setup")
-        if self.port and not re.search(r"m2m-server (serve|--db)", text):
+        if self.port and not re.search(r"m2m-server (serve|--db)|m2m-ota-serve .*--listen", text):
             self.start_server(self.port)
         if "/dev/ttyUSB0" in self.ex.text:
             link = os.path.join(self.dir, "ttyUSB0")
