@@ -44,12 +44,14 @@ def test_processes_on_one_port_relay_between_all_devices():
         assert len(holders) == N, holders
         assert len(set(holders.values())) >= 2, "the kernel put every device on one process: %s" % holders
         # Every device relays to every other; each must be ok once its target's place is known.
-        deadline = time.monotonic() + 10
+        # The bound is per pair (how long a target's place may take to be known), not on the
+        # 870 round trips together: their total is the machine's speed, not a behaviour.
         for i, a in enumerate(peers):
             for j in range(N):
                 if i == j:
                     continue
                 payload = struct.pack(">HH", i, j)
+                deadline = time.monotonic() + 10
                 while True:
                     r = a.request(0xAA, 0x55, struct.pack(">Q", FIRST + j) + payload)
                     if r.status == OK:
