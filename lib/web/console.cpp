@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -77,6 +79,17 @@ std::vector<std::string> segments(const std::string& path) {
     i = j;
   }
   return out;
+}
+
+// "123" -> 123; anything else (a sign, a space, too many digits) -> nullopt.
+std::optional<std::uint64_t> whole_number(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
 }
 
 // The commands the console may send to a device (m2m-protocol(7), COMMANDS).
@@ -347,32 +360,21 @@ void Console::route(const ExchangePtr& ex, Session* s) {
     if (seg.size() == 2 && get) return list_regions(ex);
     if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_region(ex, *s) : void();
     if (seg.size() == 3 && (m == "PATCH" || m == "DELETE")) {
-      std::int64_t rid = 0;
-      try {
-        std::size_t used = 0;
-        rid = std::stoll(seg[2], &used);
-        if (used != seg[2].size()) throw std::invalid_argument("id");
-      } catch (...) {
-        return error(ex, 400, "bad_region", "'" + seg[2] + "' is not a region id");
-      }
+      const auto rid = whole_number(seg[2]);
+      if (!rid || *rid > INT64_MAX) return error(ex, 400, "bad_region", "'" + seg[2] + "' is not a region id");
       if (!need(Action::manage)) return;
-      return m == "PATCH" ? edit_region(ex, *s, rid) : remove_region(ex, *s, rid);
+      const auto id = static_cast<std::int64_t>(*rid);
+      return m == "PATCH" ? edit_region(ex, *s, id) : remove_region(ex, *s, id);
     }
   }
   if (what == "accounts") {
     if (seg.size() == 2 && get) return list_accounts(ex);
     if (seg.size() == 2 && m == "POST") return need(Action::manage) ? add_account(ex, *s) : void();
     if (seg.size() == 3 && (m == "PATCH" || m == "DELETE")) {
-      std::uint64_t aid = 0;
-      try {
-        std::size_t used = 0;
-        aid = std::stoull(seg[2], &used);
-        if (used != seg[2].size()) throw std::invalid_argument("id");
-      } catch (...) {
-        return error(ex, 400, "bad_account", "'" + seg[2] + "' is not an account id");
-      }
+      const auto aid = whole_number(seg[2]);
+      if (!aid) return error(ex, 400, "bad_account", "'" + seg[2] + "' is not an account id");
       if (!need(Action::manage)) return;
-      return m == "PATCH" ? edit_account(ex, *s, aid) : remove_account(ex, *s, aid);
+      return m == "PATCH" ? edit_account(ex, *s, *aid) : remove_account(ex, *s, *aid);
     }
   }
   if (what == "stats" && seg.size() == 2 && get) return stats_history(ex);
