@@ -186,9 +186,13 @@ void Console::tick() {
     for (auto& s : streams_)
       if (auto ex = s.ex.lock()) ex->push(": ping\n\n");
   }
-  std::erase_if(streams_, [](const Stream& s) {
+  // A stream lives only as long as its session: signed out, expired, removed or disabled,
+  // and the live data stops within a tick.
+  std::erase_if(streams_, [this](const Stream& s) {
     auto ex = s.ex.lock();
-    return !ex || ex->gone();
+    const bool signed_in = sessions_.count(s.session) > 0;
+    if (ex && !ex->gone() && !signed_in) ex->end_stream();
+    return !ex || ex->gone() || !signed_in;
   });
   sample();
   if (now >= next_refresh_ && !refreshing_) {
@@ -692,7 +696,7 @@ void Console::presence(std::uint64_t device, bool online) {
 void Console::broadcast(std::uint64_t device, const std::string& event, const std::string& data) {
   const std::string text = "event: " + event + "\ndata: " + data + "\n\n";
   for (auto& s : streams_)
-    if (s.device == 0 || s.device == device)
+    if ((s.device == 0 || s.device == device) && sessions_.count(s.session))
       if (auto ex = s.ex.lock()) ex->push(text);
 }
 
@@ -711,7 +715,7 @@ void Console::events(const ExchangePtr& ex) {
   if (streams_.size() >= kMaxStreams) return error(ex, 503, "busy", "too many live views open");
   ex->stream();
   ex->push(": m2m-server live events\nretry: 2000\n\n");
-  streams_.push_back(Stream{ex, device});
+  streams_.push_back(Stream{ex, device, ex->cookie(kCookie)});
 }
 
 void Console::list_groups(const ExchangePtr& ex) {

@@ -85,6 +85,7 @@ class Console final : public platform::ConsoleSink, public platform::Server::Ext
   struct Stream {
     std::weak_ptr<Exchange> ex;
     std::uint64_t device = 0;  // 0: every device
+    std::string session;       // the stream ends with its session (sign-out, user removed)
   };
 
   Console(platform::Server& server, ConsoleOptions options);

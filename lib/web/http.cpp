@@ -188,6 +188,7 @@ void Http::queue_stream(Exchange& ex) {
   if (!resp) return;
   MHD_add_response_header(resp, "Content-Type", "text/event-stream");
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  MHD_add_response_header(resp, "Connection", "close");  // the stream's end is the connection's
   secure_headers(resp, true);
   MHD_queue_response(ex.conn_, 200, resp);
   MHD_destroy_response(resp);

@@ -138,6 +138,7 @@ class EventStream:
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200, self.resp.status
         self.events = []
+        self.ended = False  # the server closed the stream
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -146,6 +147,7 @@ class EventStream:
             while True:
                 chunk = self.resp.fp.read1(4096)
                 if not chunk:
+                    self.ended = True
                     return
                 buf += chunk
                 while b"\n\n" in buf:
@@ -325,6 +327,24 @@ def test_live_events_stream():
         up = [e for e in events if e["event"] == "uplink"][0]["data"]
         assert up["device"] == DEV and up["type"] == "data.uplink" and up["body"]["payload"] == "010268656C6C6F", up
         assert all(e["data"].get("device", e["data"].get("id")) == DEV for e in events), events
+
+
+def test_live_streams_end_with_their_session():
+    with Console() as con:
+        o, v = con.client("otto"), con.client("vera")
+        mine, theirs = EventStream(con.port, o.cookie), EventStream(con.port, v.cookie)
+        st, _, _ = o.call("POST", "/api/logout")
+        assert st == 200
+        wait_for("the signed-out user's stream ended", lambda: mine.ended)
+        p = Peer(con.srv.port, 0xA1)
+        assert p.login(password("pw")).status == OK
+        wait_for("the other user's stream goes on", lambda: any(e["event"] == "presence" for e in theirs.events))
+        assert not theirs.ended and mine.events == [], mine.events
+        # Disabled from the command line: that user's stream ends too (within the 5 s refresh).
+        con.srv.admin(["user", "disable", "vera"])
+        wait_for("the disabled user's stream ended", lambda: theirs.ended, timeout=8)
+        mine.close()
+        theirs.close()
 
 def test_firmware_update_from_the_console():
     import tempfile
@@ -635,7 +655,8 @@ def test_page_and_http_hygiene():
 if __name__ == "__main__":
     run_tests([test_sign_in_cookie_and_session, test_wrong_passwords_are_refused_and_throttled,
                test_changes_need_the_csrf_token_and_json_sign_in, test_roles_are_enforced_by_the_server,
-               test_device_commands, test_live_events_stream, test_firmware_update_from_the_console, test_devices_added_edited_disabled_removed,
+               test_device_commands, test_live_events_stream, test_live_streams_end_with_their_session,
+               test_firmware_update_from_the_console, test_devices_added_edited_disabled_removed,
                test_associations_regions_and_groups, test_accounts_from_the_console,
                test_import_csv_preview_then_all_or_nothing, test_import_xlsx,
                test_console_users_from_the_api_and_the_file, test_statistics_and_metrics,
