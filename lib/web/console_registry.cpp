@@ -322,7 +322,8 @@ void Console::import(const ExchangePtr& ex, const Session& s) {
   std::vector<ImportRow> rows;
   std::unordered_map<std::uint64_t, std::uint32_t> first_row;
   for (std::size_t i = 1; i < table->size(); ++i) {
-    const auto& [number, cells] = (*table)[i];
+    const std::uint32_t number = (*table)[i].first;
+    const std::vector<std::string>& cells = (*table)[i].second;  // not a structured binding: clang 14 cannot capture one
     auto cell = [&](std::size_t k) -> std::string {
       return col[k] >= 0 && static_cast<std::size_t>(col[k]) < cells.size() ? cells[static_cast<std::size_t>(col[k])] : "";
     };

@@ -132,7 +132,8 @@ TEST_CASE("simdevice: config write then read back for every writable parameter")
   };
   std::uint16_t seq = 10;
   for (const auto& [id, v] : values) {
-    CAPTURE(id);
+    const auto param_id = id;  // doctest captures in a lambda; clang 14 cannot capture a binding
+    CAPTURE(param_id);
     const Bytes data = param_write_data(id, v);
     auto w = request(ai::cls::term, 0xAB, data, seq++);
     d.on_frame(w.view(), nullptr, t);

@@ -103,7 +103,8 @@ TEST_CASE("encode: CRC bytes equal to 0x55 or 0x54 are escaped too") {
     int which = lo == 0x55 ? 0 : lo == 0x54 ? 1 : hi == 0x55 ? 2 : hi == 0x54 ? 3 : -1;
     if (which < 0 || found[which]) continue;
     found[which] = true;
-    INFO("seq " << seq << " crc " << int(lo) << " " << int(hi));
+    const int crc_lo = lo, crc_hi = hi;  // not the bindings: clang 14 cannot capture them
+    INFO("seq " << seq << " crc " << crc_lo << " " << crc_hi);
     check_round_trip(f);
     Bytes wire = encode_ok(f);
     // The escaped CRC sits just before the tail.
@@ -134,7 +135,8 @@ TEST_CASE("token field: absent exactly in A0 00 and EF 00, present (even L = 0) 
     }
   for (auto [c, cmd] : {std::pair{cls::link, std::uint8_t{0x01}}, {cls::data, std::uint8_t{0x00}},
                         {cls::term, std::uint8_t{0x00}}, {cls::platform, std::uint8_t{0x01}}, {std::uint8_t{0x12}, std::uint8_t{0x00}}}) {
-    INFO(int(c) << " " << int(cmd));
+    const int cls_i = c, cmd_i = cmd;  // not the bindings: clang 14 cannot capture them
+    INFO(cls_i << " " << cmd_i);
     CHECK(has_token_field(c, cmd));
     Frame empty_token = make(c, cmd, 1, 2, {}, {});
     Bytes un;

@@ -188,7 +188,8 @@ TEST_CASE("config values written by hand: every parameter, friendly forms") {
                               {json({{"host", "h"}, {"port", 1}, {"transport", "sctp"}}), "server"},
                               {json({{"hardware", "h"}, {"software", "s"}}), "version"},
                               {json(7), "0x0099"}}) {
-    INFO(param, " ", value.dump());
+    const std::string where = std::string(param) + " " + value.dump();  // clang 14 cannot capture a binding
+    INFO(where);
     CHECK_FALSE(frame_from_json({{"type", "term.config_write"}, {"body", {{"param", param}, {"value", value}}}}));
   }
 }

@@ -44,7 +44,8 @@ TEST_CASE("telematics: the catalogue is the protocol document's list") {
       {0xF101, "upgrade_reply"}};
   CHECK(catalogue().size() == std::size(want));
   for (auto [id, name] : want) {
-    CAPTURE(name);
+    const auto wanted = name;  // clang 14 cannot capture a binding
+    CAPTURE(wanted);
     CHECK(type_name(id) == name);
     REQUIRE(find_type(name));
     CHECK(find_type(name)->id == id);
