@@ -1,6 +1,7 @@
 #include "cluster/cluster.hpp"
 
 #include <nats/nats.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ namespace {
 constexpr std::uint16_t kAllNodes = 0xFFFF;
 constexpr std::size_t kMaxQueued = 1 << 20;         // messages waiting for the loop; beyond: dropped, counted
 constexpr std::size_t kSnapshotChunk = 20000;        // presences per snapshot message (~460 KB < NATS's 1 MB)
+constexpr std::uint64_t kTagEvent = 1, kTagSocket = 2;  // epoll_event.data of the node's two descriptors
 
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   static_cast<Cluster*>(closure)->post(Cluster::Note::message, natsMsg_GetData(msg),
@@ -31,6 +33,18 @@ void on_reconnected(natsConnection*, void* closure) {
   static_cast<Cluster*>(closure)->post(Cluster::Note::reconnected, nullptr, 0);
 }
 void on_closed(natsConnection*, void* closure) { static_cast<Cluster*>(closure)->post(Cluster::Note::closed, nullptr, 0); }
+
+// nats.c's event-loop adapter: `loop` is the Cluster (natsOptions_SetEventLoop).
+natsStatus ev_attach(void** user, void* loop, natsConnection*, natsSock fd) {
+  *user = loop;
+  return static_cast<natsStatus>(static_cast<Cluster*>(loop)->io_attach(fd));
+}
+natsStatus ev_read(void* user, bool add) { return static_cast<natsStatus>(static_cast<Cluster*>(user)->io_interest(false, add)); }
+natsStatus ev_write(void* user, bool add) { return static_cast<natsStatus>(static_cast<Cluster*>(user)->io_interest(true, add)); }
+natsStatus ev_detach(void* user) {
+  static_cast<Cluster*>(user)->io_detach();
+  return NATS_OK;
+}
 
 Error nats_error(const std::string& what, natsStatus s) {
   return Error{ErrorKind::unavailable, 0, what + ": " + natsStatus_GetText(s)};
@@ -51,6 +65,13 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
   std::unique_ptr<Cluster> c(new Cluster(options));
   c->event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (c->event_fd_ < 0) return unexpected(Error{ErrorKind::io, 0, std::string("eventfd: ") + std::strerror(errno)});
+  c->ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kTagEvent;
+  if (c->ep_ < 0 || ::epoll_ctl(c->ep_, EPOLL_CTL_ADD, c->event_fd_, &ev) != 0)
+    return unexpected(Error{ErrorKind::io, 0, std::string("epoll: ") + std::strerror(errno)});
+  c->loop_thread_ = std::this_thread::get_id();
   natsOptions* o = nullptr;
   natsStatus s = natsOptions_Create(&o);
   if (s == NATS_OK) s = natsOptions_SetURL(o, options.url.c_str());
@@ -63,9 +84,13 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 64 * 1024);  // nothing is published while it is away
   if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 1000);  // a dead engine is noticed within ~2 s
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
-  // Publish from the loop's thread straight to the socket: nats.c's flusher thread otherwise
-  // sleeps a millisecond before each flush, which every cross-node hop would pay.
+  // No flusher thread: what the loop publishes is written before its event ends (flush_due),
+  // not after the flusher's millisecond nap, which every cross-node hop would pay.
   if (s == NATS_OK) s = natsOptions_SetSendAsap(o, true);
+  // The socket on the server's loop: a message is handled where it is read (the reader and
+  // delivery threads would be two more wake-ups on every cross-node hop).
+  if (s == NATS_OK) s = natsOptions_SetEventLoop(o, c.get(), ev_attach, ev_read, ev_write, ev_detach);
+  if (s == NATS_OK) s = natsOptions_SetIOBufSize(o, 64 * 1024);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, on_disconnected, c.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, on_reconnected, c.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(o, on_closed, c.get());
@@ -81,18 +106,29 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
                                                         "): start nats-server there, or check the address"});
   for (const std::string& subject : {std::string(kAllSubject), c->own_subject_}) {
     natsSubscription* sub = nullptr;
-    s = natsConnection_Subscribe(&sub, c->nc_, subject.c_str(), on_message, c.get());
+    s = natsConnection_SubscribeSync(&sub, c->nc_, subject.c_str());
     if (s != NATS_OK) return unexpected(nats_error("--cluster: subscribe to " + subject, s));
-    natsSubscription_SetPendingLimits(sub, -1, -1);  // the callback never blocks: our queue is the bound
+    natsSubscription_SetPendingLimits(sub, -1, -1);  // drained whenever the socket was read
     c->subs_.push_back(sub);
   }
   c->connected_ = true;
+  c->flush_due();
   return c;
 }
 
 Cluster::~Cluster() {
   if (nc_) {
-    if (connected_) natsConnection_FlushTimeout(nc_, 500);  // the last logouts (shutdown) reach the others
+    if (connected_) {
+      // The last logouts (shutdown) reach the others: a flush waits for the engine's PONG,
+      // which only this thread reads now that the loop has stopped.
+      std::atomic<bool> flushed{false};
+      std::thread flusher([&] {
+        natsConnection_FlushTimeout(nc_, 500);
+        flushed = true;
+      });
+      while (!flushed) pump(5);
+      flusher.join();
+    }
     for (natsSubscription* sub : subs_) natsSubscription_Destroy(sub);
     for (auto& [subject, sub] : interest_) natsSubscription_Destroy(sub);
     natsConnection_Close(nc_);
@@ -102,6 +138,7 @@ Cluster::~Cluster() {
     nats_CloseAndWait(2000);
   }
   if (event_fd_ >= 0) ::close(event_fd_);
+  if (ep_ >= 0) ::close(ep_);
 }
 
 std::uint64_t Cluster::now_ms() const {
@@ -143,7 +180,118 @@ void Cluster::bind(platform::Router& router, platform::Registry& registry, platf
   send_snapshot(kAllSubject, kSnapshotReplace | kSnapshotAnswer);  // and the others answer with theirs
 }
 
+// ---- the engine's socket (nats.c's event-loop mode) -----------------------------------------
+
+int Cluster::io_attach(int fd) {
+  std::lock_guard<std::mutex> lock(io_mu_);
+  sock_ = fd;  // a new socket at each reconnection: read interest only, as nats.c expects
+  registered_ = false;
+  want_read_ = true;
+  want_write_ = false;
+  update_epoll();
+  return NATS_OK;
+}
+
+int Cluster::io_interest(bool write, bool add) {
+  const bool on_loop = std::this_thread::get_id() == loop_thread_;
+  if (write && on_loop) {
+    // A publish of ours: flush_due() writes it before the event ends. Removed: the kernel
+    // took everything (natsConnection_ProcessWriteEvent).
+    write_due_ = add;
+    if (add) return NATS_OK;
+  }
+  std::lock_guard<std::mutex> lock(io_mu_);
+  bool& want = write ? want_write_ : want_read_;
+  if (want == add) return NATS_OK;
+  want = add;
+  update_epoll();
+  return NATS_OK;
+}
+
+void Cluster::io_detach() {
+  std::lock_guard<std::mutex> lock(io_mu_);
+  want_read_ = want_write_ = false;
+  update_epoll();
+  sock_ = -1;
+}
+
+void Cluster::update_epoll() {
+  if (sock_ < 0) return;
+  epoll_event ev{};
+  ev.events = (want_read_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
+  ev.data.u64 = kTagSocket;
+  if (ev.events == 0) {
+    // nats.c may have closed the socket already (epoll forgot it then): errors do not matter.
+    // Both removed: the socket is being dropped (a reconnection attaches the next one), so
+    // its number, soon reused, is forgotten too.
+    if (registered_) (void)::epoll_ctl(ep_, EPOLL_CTL_DEL, sock_, &ev);
+    registered_ = false;
+    sock_ = -1;
+    return;
+  }
+  if (registered_ && ::epoll_ctl(ep_, EPOLL_CTL_MOD, sock_, &ev) == 0) return;
+  registered_ = ::epoll_ctl(ep_, EPOLL_CTL_ADD, sock_, &ev) == 0 ||
+                (errno == EEXIST && ::epoll_ctl(ep_, EPOLL_CTL_MOD, sock_, &ev) == 0);
+}
+
+void Cluster::flush_due() {
+  if (!write_due_) return;
+  natsConnection_ProcessWriteEvent(nc_);  // clears write_due_ when the kernel took it all
+  if (!write_due_) return;
+  write_due_ = false;
+  std::lock_guard<std::mutex> lock(io_mu_);  // the rest when the socket can take it
+  want_write_ = true;
+  update_epoll();
+}
+
+bool Cluster::pump(int wait_ms) {
+  epoll_event evs[2];
+  const int n = ::epoll_wait(ep_, evs, 2, wait_ms);
+  bool queued = false;
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.u64 != kTagSocket) {
+      queued = true;
+      continue;
+    }
+    if (evs[i].events & EPOLLOUT) natsConnection_ProcessWriteEvent(nc_);
+    if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) natsConnection_ProcessReadEvent(nc_);
+  }
+  flush_due();
+  return queued;
+}
+
+void Cluster::drain_subscriptions() {
+  // What the last read brought, per subscription, in arrival order.
+  std::vector<Message> q[2];
+  for (std::size_t s = 0; s < subs_.size() && s < 2; ++s) {
+    int count = 0;
+    if (natsSubscription_GetPending(subs_[s], &count, nullptr) != NATS_OK) continue;
+    for (; count > 0; --count) {
+      natsMsg* msg = nullptr;
+      if (natsSubscription_NextMsg(&msg, subs_[s], 0) != NATS_OK) break;
+      ++counters_.received;
+      auto m = decode(ByteView(reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)),
+                               static_cast<std::size_t>(natsMsg_GetDataLength(msg))));
+      natsMsg_Destroy(msg);
+      if (!m || m->node == opt_.node) {
+        ++counters_.bad;
+        continue;
+      }
+      q[s].push_back(std::move(*m));
+    }
+  }
+  for (const Message* m : in_sender_order(q[0], q[1])) handle(*m);
+}
+
+// ---- what arrived ---------------------------------------------------------------------------
+
 void Cluster::ready() {
+  // One read of the socket (nats.c reads once per event; the loop comes back while more is
+  // there), what it brought, then what nats.c's threads queued.
+  const bool queued = pump(0);
+  drain_subscriptions();
+  flush_due();
+  if (!queued) return;
   std::uint64_t n;
   (void)!::read(event_fd_, &n, sizeof n);
   std::vector<Item> items;
@@ -164,6 +312,7 @@ void Cluster::ready() {
     }
     handle(*m);
   }
+  flush_due();
 }
 
 void Cluster::connection(Note note) {
@@ -252,14 +401,16 @@ Message Cluster::message(Op op) const {
   return m;
 }
 
-bool Cluster::publish(const std::string& subject, const Message& m) {
+bool Cluster::publish(const std::string& subject, Message& m) {
   if (!connected_) return false;
+  m.seq = ++published_;
   const Bytes b = encode(m);
   if (natsConnection_Publish(nc_, subject.c_str(), b.data(), static_cast<int>(b.size())) != NATS_OK) {
     ++counters_.dropped;
     return false;
   }
   ++counters_.sent;
+  flush_due();
   return true;
 }
 
@@ -491,6 +642,7 @@ void Cluster::reconcile_interest() {
     natsSubscription_SetPendingLimits(sub, -1, -1);
     interest_.emplace(subject, sub);
   }
+  flush_due();
 }
 
 void Cluster::stats(platform::EventLog::Line& line) const {

@@ -1,13 +1,15 @@
 // m2m-server as one node of a cluster on NATS (m2m-server(1), CLUSTER; docs/SCALING.md): the
 // router's Remote (platform/remote.hpp) over a NATS connection.
 //
-// Threads: nats.c runs its own threads (the socket reader, one delivery thread per
-// subscription, the connection-event thread). Their callbacks only copy the message into a
-// queue and make an eventfd readable; the server's loop watches that descriptor and ready()
-// handles the queue on the loop's thread, so the router and the directory are only ever
-// touched by the loop (docs/ARCHITECTURE.md, "Cluster mode" says why not nats.c's event-loop
-// adapter). Publishing from the loop is non-blocking: nats.c buffers it and its flusher
-// thread writes it.
+// Threads: the connection's socket is read and written on the server's loop (nats.c's
+// event-loop mode): the node's own epoll instance holds that socket and an eventfd, the loop
+// watches the instance, and ready() reads, parses and handles the node's two subscriptions
+// (all nodes', this node's) in place, so a cross-node request costs no thread hand-over.
+// nats.c keeps its timer thread (pings), its reconnect thread and the connection-event thread,
+// and the uplink subscriptions keep their delivery threads (uplinks to operators are not on
+// the relay's path); their callbacks copy into a queue and make the eventfd readable. The
+// router and the directory are only ever touched by the loop (docs/ARCHITECTURE.md, "Cluster
+// mode").
 //
 // Faults: a node silent for the timeout (default 3 heartbeats) is lost and what it held
 // vanishes from the directory; while the engine is unreachable, cross-node operations fail
@@ -21,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -66,7 +69,7 @@ class Cluster final : public platform::ClusterNode {
 
   // platform::ClusterNode
   void bind(platform::Router& router, platform::Registry& registry, platform::EventLog& log) override;
-  int fd() const override { return event_fd_; }
+  int fd() const override { return ep_; }
   void ready() override;
   void tick() override;
   // platform::Remote
@@ -87,6 +90,11 @@ class Cluster final : public platform::ClusterNode {
   // nats.c's callbacks (its threads): queue and wake the loop. Public for the C trampolines.
   enum class Note : std::uint8_t { message, disconnected, reconnected, closed };
   void post(Note note, const void* data, std::size_t size);
+  // nats.c's event-loop callbacks (any of its threads, or the loop's): the socket's place in
+  // the node's epoll instance. Public for the C trampolines; 0 is NATS_OK.
+  int io_attach(int fd);
+  int io_interest(bool write, bool add);
+  void io_detach();
 
  private:
   explicit Cluster(const ClusterOptions& options);
@@ -102,7 +110,7 @@ class Cluster final : public platform::ClusterNode {
   };
 
   std::uint64_t now_ms() const;
-  bool publish(const std::string& subject, const Message& m);
+  bool publish(const std::string& subject, Message& m);  // stamps m.seq
   Message message(Op op) const;
   void handle(const Message& m);
   void send_snapshot(const std::string& subject, std::uint8_t flags);
@@ -117,13 +125,27 @@ class Cluster final : public platform::ClusterNode {
   // drops the others (m2m.up.> alone while one of them sees every group).
   void reconcile_interest();
   std::uint32_t add_pending(std::uint16_t node, std::uint64_t timeout_ms, RelayDone relay, CommandDone command);
+  // The socket's ready events (waiting up to `wait_ms`) handed to nats.c; true when the
+  // eventfd is readable too (nats.c's threads queued something).
+  bool pump(int wait_ms);
+  // Writes what a call of ours on the loop's thread left in nats.c's buffer (write_due_),
+  // asking epoll for writability only if the kernel did not take it all.
+  void flush_due();
+  void drain_subscriptions();
+  void update_epoll();  // io_mu_ held
 
   ClusterOptions opt_;
   __natsConnection* nc_ = nullptr;
-  std::vector<__natsSubscription*> subs_;
+  std::vector<__natsSubscription*> subs_;  // synchronous: drained by ready() on the loop's thread
   std::unordered_map<std::string, __natsSubscription*> interest_;  // uplink subject -> subscription
   std::uint64_t next_interest_ = 0;                                // ms: the next reconciliation
   int event_fd_ = -1;
+  int ep_ = -1;                 // epoll: the engine's socket and event_fd_; watched by the loop
+  std::mutex io_mu_;            // the socket's registration (nats.c's threads change it too)
+  int sock_ = -1;               // guarded by io_mu_
+  bool want_read_ = false, want_write_ = false, registered_ = false;  // guarded by io_mu_
+  bool write_due_ = false;      // the loop's thread asked for a write: flush_due() does it
+  std::thread::id loop_thread_; // the thread that connected: the server's loop
   std::mutex mu_;
   std::vector<Item> queue_;  // guarded by mu_
   std::atomic<bool> connected_{false};
@@ -143,6 +165,7 @@ class Cluster final : public platform::ClusterNode {
   // Devices logged in here: when (the tie-break of one session per device; ~48 B each).
   std::unordered_map<std::uint64_t, Login> logins_;
   std::uint32_t next_corr_ = 1;
+  std::uint64_t published_ = 0;  // Message::seq of the last publication
   std::uint64_t next_heartbeat_ = 0, next_expiry_ = 0;
   bool engine_up_ = true;  // the loop's view of connected_ (transitions become events)
   ClusterCounters counters_;

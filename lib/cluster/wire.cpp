@@ -1,6 +1,9 @@
 #include "cluster/wire.hpp"
 
 #include <cstring>
+#include <deque>
+#include <string_view>
+#include <unordered_map>
 
 namespace m2m::cluster {
 
@@ -94,6 +97,7 @@ Bytes encode(const Message& m) {
   Writer w(b);
   w.u8(static_cast<std::uint8_t>(m.op));
   w.text(m.node);
+  w.u64(m.seq);
   switch (m.op) {
     case Op::heartbeat:
       w.u64(m.instance);
@@ -151,6 +155,7 @@ std::optional<Message> decode(ByteView b) {
   const std::uint8_t op = r.u8();
   m.op = static_cast<Op>(op);
   m.node = r.text();
+  m.seq = r.u64();
   if (!r.ok() || m.node.empty()) return std::nullopt;
   switch (m.op) {
     case Op::heartbeat:
@@ -207,6 +212,35 @@ std::optional<Message> decode(ByteView b) {
   }
   if (!r.ok() || r.left() != 0) return std::nullopt;
   return m;
+}
+
+std::vector<const Message*> in_sender_order(const std::vector<Message>& a, const std::vector<Message>& b) {
+  std::vector<const Message*> out;
+  out.reserve(a.size() + b.size());
+  const std::vector<Message>* q[2] = {&a, &b};
+  if (a.empty() || b.empty()) {
+    for (const auto* queue : q)
+      for (const Message& m : *queue) out.push_back(&m);
+    return out;
+  }
+  // The head of one queue waits while the other still holds an earlier message of the same
+  // sender. Of the two heads, the one that arrived first never waits, so this always moves.
+  std::unordered_map<std::string_view, std::deque<std::size_t>> at_sender[2];
+  for (int s = 0; s < 2; ++s)
+    for (std::size_t i = 0; i < q[s]->size(); ++i) at_sender[s][(*q[s])[i].node].push_back(i);
+  std::size_t next[2] = {0, 0};
+  auto waits = [&](int s) {
+    const Message& head = (*q[s])[next[s]];
+    auto it = at_sender[1 - s].find(head.node);
+    return it != at_sender[1 - s].end() && !it->second.empty() && (*q[1 - s])[it->second.front()].seq < head.seq;
+  };
+  while (next[0] < a.size() || next[1] < b.size()) {
+    const int s = next[0] == a.size() ? 1 : next[1] == b.size() ? 0 : waits(0) ? 1 : 0;
+    const Message& m = (*q[s])[next[s]++];
+    at_sender[s][m.node].pop_front();
+    out.push_back(&m);
+  }
+  return out;
 }
 
 std::string node_subject(const std::string& node) { return "m2m.node." + node; }

@@ -8,7 +8,11 @@
 //                    while it holds one who sees all), so NATS's interest routing carries an
 //                    uplink only to nodes that have someone to give it to.
 // A message is one binary record: op (1 byte), the sender's node name (length byte + bytes),
-// then the op's fields, little-endian. A message that does not parse is dropped and counted
+// its number (u64: the sender counts what it publishes), then the op's fields, little-endian.
+// NATS keeps one sender's messages in order across subjects on the way to a receiver, but a
+// receiver's two subscriptions (m2m.all, its own) are two queues: the numbers put them back in
+// the sender's order (a snapshot sent to one node must not overtake, or be overtaken by, the
+// presences broadcast before or after it). A message that does not parse is dropped and counted
 // (a node never trusts another's bytes more than a device's).
 #pragma once
 
@@ -48,6 +52,7 @@ inline constexpr std::size_t kPresenceSize = 8 + 8 + 4 + 2 + 1 + 8;
 struct Message {
   Op op{};
   std::string node;        // the sender
+  std::uint64_t seq = 0;   // the sender's publication number (Cluster::publish stamps it)
   std::uint64_t instance = 0;
   std::uint32_t count = 0;  // heartbeat: online devices
   std::uint8_t flags = 0;
@@ -62,6 +67,10 @@ struct Message {
 
 Bytes encode(const Message& m);
 std::optional<Message> decode(ByteView b);
+
+// The messages of a receiver's two queues (each in arrival order) merged so that every
+// sender's messages come in the order it published them (Message::seq).
+std::vector<const Message*> in_sender_order(const std::vector<Message>& a, const std::vector<Message>& b);
 
 // Subjects.
 inline constexpr const char* kAllSubject = "m2m.all";

@@ -29,13 +29,16 @@ TEST_CASE("cluster wire: a relay's exact bytes and its round trip") {
   m.corr = 0x01020304;
   m.id = 0xB2;
   m.data = {0x55, 0x54};
+  m.seq = 0x0A0B0C;
   const Bytes b = encode(m);
-  const Bytes want = {5, 2, 'n', '1', 4, 3, 2, 1, 0xB2, 0, 0, 0, 0, 0, 0, 0, 0x55, 0x54};
+  const Bytes want = {5, 2, 'n', '1', 0x0C, 0x0B, 0x0A, 0, 0, 0, 0, 0,  // op, node, seq
+                      4, 3, 2, 1, 0xB2, 0, 0, 0, 0, 0, 0, 0, 0x55, 0x54};
   CHECK(b == want);
   auto back = decode(b);
   REQUIRE(back);
   CHECK(back->op == Op::relay);
   CHECK(back->node == "n1");
+  CHECK(back->seq == 0x0A0B0C);
   CHECK(back->corr == 0x01020304);
   CHECK(back->id == 0xB2);
   CHECK(back->data == Bytes{0x55, 0x54});
@@ -104,10 +107,35 @@ TEST_CASE("cluster wire: malformed messages are refused, never read past their e
   extra.push_back(0);
   CHECK_FALSE(decode(extra));              // a byte too many
   Bytes lie = b;
-  lie[4 + 1] = 3;                          // the count says 3 presences, 2 follow
+  lie[4 + 8 + 1] = 3;                      // the count says 3 presences, 2 follow
   CHECK_FALSE(decode(lie));
   CHECK_FALSE(decode(Bytes{99, 1, 'x'}));  // unknown op
   CHECK_FALSE(decode(Bytes{1, 0}));        // no node name
+}
+
+TEST_CASE("cluster wire: two subscriptions' queues merged back into each sender's order") {
+  auto msg = [](const char* node, std::uint64_t seq) {
+    Message m;
+    m.op = Op::down;
+    m.node = node;
+    m.seq = seq;
+    return m;
+  };
+  auto order = [](const std::vector<Message>& a, const std::vector<Message>& b) {
+    std::string s;
+    for (const Message* m : in_sender_order(a, b)) s += m->node + std::to_string(m->seq) + " ";
+    return s;
+  };
+  // m2m.all brought p5 then q2; the node's own subject p4 then q3: p4 was published (and
+  // arrived) before p5, so it comes first although its queue was read second.
+  CHECK(order({msg("p", 5), msg("q", 2)}, {msg("p", 4), msg("q", 3)}) == "p4 p5 q2 q3 ");
+  // Nothing to wait for: the first queue, then the second.
+  CHECK(order({msg("p", 1), msg("p", 2)}, {msg("q", 9)}) == "p1 p2 q9 ");
+  CHECK(order({}, {msg("q", 2), msg("q", 1)}) == "q2 q1 ");  // one queue: as it came
+  // Interleaved senders: p keeps 2 3 6 8 and r 5 7, whichever queue their messages were in,
+  // and each queue's own order holds (p2 r7 p6; r5 p3 p8).
+  const std::string got = order({msg("p", 2), msg("r", 7), msg("p", 6)}, {msg("r", 5), msg("p", 3), msg("p", 8)});
+  CHECK(got == "p2 r5 r7 p3 p6 p8 ");
 }
 
 TEST_CASE("cluster wire: node names are subject tokens") {
