@@ -533,7 +533,9 @@ Presence Cluster::local(const platform::DeviceState& d) {
   auto [it, fresh] = logins_.try_emplace(d.id, Login{d.token, 0});
   if (fresh || it->second.token != d.token) {  // a new login (a new token), not a new endpoint
     it->second.token = d.token;
-    it->second.since = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+    // Microseconds: two logins on two nodes within one millisecond (a device that reconnects
+    // at once elsewhere) must not tie, or a stale presence of the first could end the second.
+    it->second.since = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                       std::chrono::system_clock::now().time_since_epoch())
                                                       .count());
   }

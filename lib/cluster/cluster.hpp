@@ -160,7 +160,7 @@ class Cluster final : public platform::ClusterNode {
   std::unordered_map<std::uint32_t, Pending> pending_;
   struct Login {
     platform::Token token;
-    std::uint64_t since;  // wall-clock ms
+    std::uint64_t since;  // wall-clock µs
   };
   // Devices logged in here: when (the tie-break of one session per device; ~48 B each).
   std::unordered_map<std::uint64_t, Login> logins_;

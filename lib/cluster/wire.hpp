@@ -45,7 +45,7 @@ inline constexpr std::uint8_t kSnapshotReplace = 1, kSnapshotAnswer = 2;
 struct Presence {
   std::uint64_t id = 0;
   platform::RemotePeer peer;
-  std::uint64_t since = 0;  // the login's wall-clock time (ms since 1970): the later login wins
+  std::uint64_t since = 0;  // the login's wall-clock time (µs since 1970): the later login wins
 };
 inline constexpr std::size_t kPresenceSize = 8 + 8 + 4 + 2 + 1 + 8;
 
