@@ -84,7 +84,7 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 64 * 1024);  // nothing is published while it is away
   if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 1000);  // a dead engine is noticed within ~2 s
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
-  // No flusher thread: what the loop publishes is written before its event ends (flush_due),
+  // No flusher thread: what the loop publishes is written when its batch of events ends (flush),
   // not after the flusher's millisecond nap, which every cross-node hop would pay.
   if (s == NATS_OK) s = natsOptions_SetSendAsap(o, true);
   // The socket on the server's loop: a message is handled where it is read (the reader and
@@ -118,15 +118,19 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
 
 Cluster::~Cluster() {
   if (nc_) {
+    flush_due();  // the last logouts (shutdown), published after the loop's last batch
     if (connected_) {
-      // The last logouts (shutdown) reach the others: a flush waits for the engine's PONG,
-      // which only this thread reads now that the loop has stopped.
+      // They reach the others: a flush waits for the engine's PONG, which only this thread
+      // reads now that the loop has stopped.
       std::atomic<bool> flushed{false};
       std::thread flusher([&] {
         natsConnection_FlushTimeout(nc_, 500);
         flushed = true;
       });
-      while (!flushed) pump(5);
+      while (!flushed) {
+        pump(5);
+        flush_due();
+      }
       flusher.join();
     }
     for (natsSubscription* sub : subs_) natsSubscription_Destroy(sub);
@@ -178,6 +182,7 @@ void Cluster::bind(platform::Router& router, platform::Registry& registry, platf
                   .add("heartbeat_timeout_ms", static_cast<std::uint64_t>(opt_.timeout.count())));
   heartbeat();
   send_snapshot(kAllSubject, kSnapshotReplace | kSnapshotAnswer);  // and the others answer with theirs
+  flush_due();  // the loop is not running yet
 }
 
 // ---- the engine's socket (nats.c's event-loop mode) -----------------------------------------
@@ -195,7 +200,7 @@ int Cluster::io_attach(int fd) {
 int Cluster::io_interest(bool write, bool add) {
   const bool on_loop = std::this_thread::get_id() == loop_thread_;
   if (write && on_loop) {
-    // A publish of ours: flush_due() writes it before the event ends. Removed: the kernel
+    // A publish of ours: flush_due() writes it when the batch of events ends. Removed: the kernel
     // took everything (natsConnection_ProcessWriteEvent).
     write_due_ = add;
     if (add) return NATS_OK;
@@ -256,7 +261,6 @@ bool Cluster::pump(int wait_ms) {
     if (evs[i].events & EPOLLOUT) natsConnection_ProcessWriteEvent(nc_);
     if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) natsConnection_ProcessReadEvent(nc_);
   }
-  flush_due();
   return queued;
 }
 
@@ -290,7 +294,6 @@ void Cluster::ready() {
   // there), what it brought, then what nats.c's threads queued.
   const bool queued = pump(0);
   drain_subscriptions();
-  flush_due();
   if (!queued) return;
   std::uint64_t n;
   (void)!::read(event_fd_, &n, sizeof n);
@@ -312,7 +315,6 @@ void Cluster::ready() {
     }
     handle(*m);
   }
-  flush_due();
 }
 
 void Cluster::connection(Note note) {
@@ -409,8 +411,7 @@ bool Cluster::publish(const std::string& subject, Message& m) {
     ++counters_.dropped;
     return false;
   }
-  ++counters_.sent;
-  flush_due();
+  ++counters_.sent;  // written by flush() when the loop's batch of events is done
   return true;
 }
 

@@ -72,6 +72,7 @@ class Cluster final : public platform::ClusterNode {
   int fd() const override { return ep_; }
   void ready() override;
   void tick() override;
+  void flush() override { flush_due(); }
   // platform::Remote
   const platform::RemotePeer* find(std::uint64_t id) const override;
   const char* unavailable() const override;
@@ -128,7 +129,8 @@ class Cluster final : public platform::ClusterNode {
   // The socket's ready events (waiting up to `wait_ms`) handed to nats.c; true when the
   // eventfd is readable too (nats.c's threads queued something).
   bool pump(int wait_ms);
-  // Writes what a call of ours on the loop's thread left in nats.c's buffer (write_due_),
+  // Writes what calls of ours on the loop's thread left in nats.c's buffer (write_due_; at
+  // the end of each batch of the loop's events: one write for all the batch published),
   // asking epoll for writability only if the kernel did not take it all.
   void flush_due();
   void drain_subscriptions();

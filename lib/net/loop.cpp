@@ -226,6 +226,7 @@ int Loop::run(const Stop& stop) {
       next_tick += opt_.tick;
       if (next_tick <= now) next_tick = now + opt_.tick;  // fell behind: no burst of ticks
     }
+    h_.batch_done();
   }
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop.fd(), nullptr);
   kinds_[static_cast<std::size_t>(stop.fd())] = Kind::none;

@@ -88,6 +88,9 @@ class Loop {
     // A watched descriptor (watch()) is ready; `events` are EPOLLIN/EPOLLOUT/EPOLLERR bits.
     virtual void ready(int fd, std::uint32_t events) { (void)fd, (void)events; }
     virtual void tick() {}
+    // Every ready event of one wait (and the tick, when due) has been handled: the place to
+    // write what was gathered during them in one system call (the cluster's NATS buffer).
+    virtual void batch_done() {}
   };
 
   Loop(Handler& handler, Options options);

@@ -68,6 +68,8 @@ class ClusterNode : public Remote {
   virtual int fd() const = 0;  // readable when ready() has work
   virtual void ready() = 0;
   virtual void tick() = 0;     // every loop tick (heartbeats, timeouts)
+  // The loop handled a batch of events: send what they gave the node to publish.
+  virtual void flush() {}
   // Adds the node's own counters to the server's stats line.
   virtual void stats(EventLog::Line& line) const = 0;
 };

@@ -136,6 +136,10 @@ Result<void> Server::attach(Extension& e, const std::vector<int>& fds) {
   return {};
 }
 
+void Server::batch_done() {
+  if (node_) node_->flush();
+}
+
 void Server::tick() {
   if (node_) node_->tick();
   for (Extension* e : extensions_) e->tick();

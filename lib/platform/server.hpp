@@ -122,6 +122,7 @@ class Server final : Outbox, Clock, net::Loop::Handler {
   void datagram(int fd, const net::Address& from, ByteView bytes) override;
   void ready(int fd, std::uint32_t events) override;
   void tick() override;
+  void batch_done() override;
 
   bool over_ip_cap(std::uint32_t ip);
   void capacity_event(const char* reason, const net::Address& from);
