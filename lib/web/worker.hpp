@@ -1,18 +1,18 @@
 // One thread for the console's slow work — password hashing (Argon2id: ~0.1 s and 64 MiB
 // each), reads and writes of the registry file — so the loop never waits for it. A job runs on
 // the worker and returns what to do next on the loop's thread; the loop learns of finished
-// jobs through an eventfd it watches (fd(), then drain()). The queue is bounded: post()
-// refuses work beyond it and the caller answers "busy".
+// jobs through an eventfd it watches (fd(), then drain()). The thread, its queue and that
+// hand-back are the registry writer's (platform::BasicStoreWriter, with no store of its own:
+// each job opens what it needs); this adds the bound: post() refuses work while 64 jobs are
+// in flight and the caller answers "busy". At shutdown the jobs already accepted still run
+// (their continuations do not).
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "core/error.hpp"
-#include "net/socket.hpp"
+#include "platform/store_writer.hpp"
 
 namespace m2m::web {
 
@@ -22,24 +22,16 @@ class Worker {
   using Job = std::function<Then()>;   // on the worker
 
   static Result<std::unique_ptr<Worker>> start(std::size_t max_queue = 64);
-  ~Worker();
-  int fd() const { return event_.get(); }
-  bool post(Job job);  // false: the queue is full
-  void drain();        // runs the finished jobs' continuations (loop thread)
-  std::size_t queued() const;
+  int fd() const { return thread_.fd(); }
+  bool post(Job job);                  // false: max_queue jobs are in flight
+  void drain() { thread_.drain(); }    // runs the finished jobs' continuations (loop thread)
 
  private:
-  Worker() = default;
-  void main();
+  struct NoStore {};
+  explicit Worker(std::size_t max_queue) : max_queue_(max_queue), thread_(NoStore{}, {}, {}) {}
 
-  net::Fd event_;
-  std::size_t max_queue_ = 64;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;
-  std::deque<Then> done_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::size_t max_queue_;
+  platform::BasicStoreWriter<NoStore> thread_;
 };
 
 }  // namespace m2m::web
