@@ -112,8 +112,7 @@ Result<std::unique_ptr<Cluster>> Cluster::connect(const ClusterOptions& options)
     c->subs_.push_back(sub);
   }
   c->connected_ = true;
-  c->flush_due();
-  return c;
+  return c;  // the subscriptions go out with bind()'s first publications
 }
 
 Cluster::~Cluster() {
@@ -645,7 +644,6 @@ void Cluster::reconcile_interest() {
     natsSubscription_SetPendingLimits(sub, -1, -1);
     interest_.emplace(subject, sub);
   }
-  flush_due();
 }
 
 void Cluster::stats(platform::EventLog::Line& line) const {
