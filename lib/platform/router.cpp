@@ -362,25 +362,21 @@ const char* Router::login_refusal(const Source& src, const ai::FrameView& f, con
   const std::uint32_t second = now() / (1000 / kTickMs);
   if (second != fail_second_) fail_second_ = second, fails_this_second_ = 0;
   const char* reason = nullptr;
+  std::uint64_t* refusals = nullptr;  // the reason's own counter (/metrics)
   if (opt_.login_fail_limit && throttled(src.from.ip, f.device))
-    reason = "throttled";
+    reason = "throttled", refusals = &counters_.rejected_throttled;
   else if (opt_.max_failed_logins_per_second && fails_this_second_ >= opt_.max_failed_logins_per_second)
-    reason = "busy";  // the global ceiling on failed logins: no password is checked this second
+    // the global ceiling on failed logins: no password is checked this second
+    reason = "busy", refusals = &counters_.rejected_busy;
   else if (!password)
-    reason = "unknown";
+    reason = "unknown", refusals = &counters_.rejected_unknown;
   else if (const auto login = ai::get_login_request(f.data); !login || login->password != *password)
-    reason = "bad_password";
+    reason = "bad_password", refusals = &counters_.rejected_bad_password;
   else if (!enabled)
-    reason = "disabled";
+    reason = "disabled", refusals = &counters_.rejected_disabled;
   if (reason) {
     ++counters_.login_rejected;
-    switch (reason[0]) {
-      case 'u': ++counters_.rejected_unknown; break;
-      case 'b': ++(reason[1] == 'a' ? counters_.rejected_bad_password : counters_.rejected_busy); break;
-      case 'd': ++counters_.rejected_disabled; break;
-      case 't': ++counters_.rejected_throttled; break;
-      default: break;
-    }
+    ++*refusals;
     if (std::strcmp(reason, "throttled") != 0 && std::strcmp(reason, "busy") != 0) {
       ++fails_this_second_;
       if (opt_.login_fail_limit) login_failed(src.from.ip, f.device);
