@@ -62,6 +62,11 @@ TEST_CASE("router: device login gives a token and refusals say why") {
     ++fd;
   }
   CHECK(h.router.counters().login_rejected == 3);
+  // One each, by reason (/metrics: m2m_login_refusals_total{reason=...}).
+  CHECK(h.router.counters().rejected_bad_password == 1);
+  CHECK(h.router.counters().rejected_unknown == 1);
+  CHECK(h.router.counters().rejected_disabled == 1);
+  CHECK(h.router.counters().rejected_throttled + h.router.counters().rejected_busy == 0);
   no_violations(h);
 }
 
@@ -329,6 +334,8 @@ TEST_CASE("router: login throttle per (address, id) with backoff, others behind 
   h.tick += 1001;
   CHECK(attempt(A, "pa"));
   CHECK(h.router.throttle_entries() == 0);  // a success forgets the pair
+  CHECK(h.router.counters().rejected_throttled == 2);
+  CHECK(h.router.counters().rejected_bad_password == 4);
   no_violations(h);
 }
 
@@ -343,6 +350,8 @@ TEST_CASE("router: a global ceiling on failed logins per second, and a bounded t
   REQUIRE(rejected.size() == 8);
   CHECK(rejected[4]["reason"] == "bad_password");
   CHECK(rejected[5]["reason"] == "busy");
+  CHECK(h.router.counters().rejected_bad_password == 5);
+  CHECK(h.router.counters().rejected_busy == 3);
   CHECK(h.router.throttle_entries() == 3);
   h.tick += 100;  // the next second
   CHECK(h.udp_login(Harness::addr(1, 1000), A, "pa"));
