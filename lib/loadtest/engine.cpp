@@ -161,7 +161,7 @@ Result<Report> EngineImpl::run(const net::Stop& stop, const std::function<void(c
       net::Address at;
       if (!opt_.sources.empty()) {
         at = opt_.sources[j % opt_.sources.size()];
-      } else if (opt_.server.family() == AF_INET6) {
+      } else if (opt_.servers.front().family() == AF_INET6) {
         sockaddr_in6 any{};
         any.sin6_family = AF_INET6;
         at = net::Address::from(reinterpret_cast<const sockaddr*>(&any), sizeof any);
@@ -226,9 +226,12 @@ Result<std::unique_ptr<Engine>> Engine::make(const EngineOptions& o) {
     return fail(ErrorKind::bad_value, "at most 32767 groups when the accounts are simulated");
   if (o.duration.count() <= 0) return fail(ErrorKind::bad_value, "the duration must be > 0");
   if (o.reply_timeout.count() <= 0) return fail(ErrorKind::bad_value, "the reply timeout must be > 0");
-  if (o.server.empty()) return fail(ErrorKind::bad_value, "no server address");
+  if (o.servers.empty() || o.servers.front().empty()) return fail(ErrorKind::bad_value, "no server address");
+  for (const auto& s : o.servers)
+    if (s.family() != o.servers.front().family())
+      return fail(ErrorKind::bad_value, "server address " + net::format_address(s) + " is not of the first one's family");
   for (const auto& s : o.sources)
-    if (s.family() != o.server.family())
+    if (s.family() != o.servers.front().family())
       return fail(ErrorKind::bad_value, "source address " + net::format_address(s) +
                                             " is not of the server address's family");
   auto crc = parse_crc_variant(o.crc);

@@ -75,7 +75,12 @@ struct Traffic {
 };
 
 struct EngineOptions {
-  net::Address server;                       // ip:port of the platform (TCP and UDP)
+  // ip:port of the platform (TCP and UDP). Several (a cluster's nodes, each on its own address):
+  // device i uses servers[(i / groups) % size], so the members of a group take them in turn and
+  // each relay (to the group's next member, see relay_target) goes from one server to the next
+  // when there are two or more and groups have two or more members; group g's account uses
+  // servers[g % size]. All of one address family.
+  std::vector<net::Address> servers;
   Population::Options population;            // the whole provisioned population (seed, groups, …)
   Slice devices;                             // the indices this engine simulates
   unsigned tcp_percent = 100;                // share of the population on TCP (see is_tcp)

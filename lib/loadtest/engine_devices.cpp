@@ -113,7 +113,7 @@ void EngineImpl::connect(device::SimDevice& d, const ai::ServerAddr&) {
     return;
   }
   const net::Address* src = opt_.sources.empty() ? nullptr : &opt_.sources[src_rr_++ % opt_.sources.size()];
-  auto fd = loop_.connect(opt_.server, src);
+  auto fd = loop_.connect(server_of(l), src);
   if (!fd) {
     ++report_.totals.connect_fail;
     error(connect_error_kind(fd.error()));
@@ -143,7 +143,7 @@ bool EngineImpl::transmit(std::uint64_t l, const ai::FrameView& f) {
   tx_.clear();
   if (!ai::encode(f, crc_, tx_)) return false;
   if (!(v.flags & Dev::kTcp)) {
-    if (loop_.send_to(v.fd, opt_.server, tx_)) return true;
+    if (loop_.send_to(v.fd, server_of(l), tx_)) return true;
     error("udp_send_dropped");
     return false;
   }

@@ -110,7 +110,7 @@ class EngineImpl final : public Engine, net::Loop::Handler, device::SimOutput {
     s.backoff_base = device::Millis(0);  // a dropped session logs in again at once (churn)
     s.jitter_percent = 0;
     sim_.defaults.heartbeat_s = 0;  // the engine sends the heartbeats (see the top of this file)
-    sim_.defaults.server.port = o.server.port();
+    sim_.defaults.server.port = o.servers.front().port();
 
     acct_cfg_.role = device::Role::account;
     acct_cfg_.reply_timeout = o.reply_timeout;
@@ -195,6 +195,10 @@ class EngineImpl final : public Engine, net::Loop::Handler, device::SimOutput {
     const std::uint64_t g = begin_ + l;
     if (g + groups_ < begin_ + n_) return l + groups_;
     return (g - begin_) % groups_;
+  }
+  // The server device l talks to (EngineOptions::servers).
+  const net::Address& server_of(std::uint64_t l) const {
+    return opt_.servers[((begin_ + l) / groups_) % opt_.servers.size()];
   }
   std::uint64_t relay_sender(std::uint64_t l) const {
     if (l >= groups_) return l - groups_;

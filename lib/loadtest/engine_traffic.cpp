@@ -34,7 +34,7 @@ void EngineImpl::poll_account(std::size_t a) {
     for (const device::Event& ev : events) {
       switch (ev.kind) {
         case device::EventKind::connect: {
-          auto fd = loop_.connect(opt_.server, opt_.sources.empty() ? nullptr : &opt_.sources[a % opt_.sources.size()]);
+          auto fd = loop_.connect(opt_.servers[a % opt_.servers.size()], opt_.sources.empty() ? nullptr : &opt_.sources[a % opt_.sources.size()]);
           if (!fd) {
             error("account_" + connect_error_kind(fd.error()));
             acc.s.connection_lost(to_time(now_), ErrorKind::unavailable);

@@ -193,11 +193,21 @@ def test_run_usage(tmp):
         else:
             assert err.startswith("%s: error: " % PROG), (extra, err)
     _, err = run(["run", "--server", "127.0.0.1:99999", "-n", "10"], 2)
-    assert err.startswith("%s: error: --server: " % PROG), err
+    assert err.startswith("%s: error: --server: '127.0.0.1:99999': port 99999 is out of range" % PROG), err
+    # A cluster's nodes, comma-separated: each one is checked, and named when it is wrong.
+    _, err = run(["run", "--server", "127.0.0.1:9,127.0.0.1:99999", "-n", "10"], 2)
+    assert err.startswith("%s: error: --server: '127.0.0.1:99999': port 99999 is out of range" % PROG), err
+    for servers in ["127.0.0.1:9,", "127.0.0.1:9,,127.0.0.1:10", ",127.0.0.1:9"]:
+        _, err = run(["run", "--server", servers, "-n", "10"], 2)
+        assert err == ("%s: error: --server '%s': an empty address (expected HOST:PORT, or HOST:PORT,HOST:PORT,… "
+                       "for a cluster's nodes)\n" % (PROG, servers)), err
+    _, err = run(["run", "--server", "127.0.0.1:9,[::1]:9", "-n", "10"], 2)
+    assert err == ("%s: error: --server [::1]:9: not of the first server's address family (IPv4 and IPv6 are "
+                   "not mixed)\n" % PROG), err
     _, err = run(["run", "-n", "10"], 2)
     assert "--server" in err, err
     out, _ = run(["run", "--help"], 0)
-    for opt in ["--server HOST:PORT", "--rate R/s", "--heartbeat", "--tcp-share P%", "--shard K/N", "--source-ips RANGE",
+    for opt in ["--server HOST:PORT[,…]", "--rate R/s", "--heartbeat", "--tcp-share P%", "--shard K/N", "--source-ips RANGE",
                 "--workers N", "--progress MODE", "--slo GOALS", "--hist-out PREFIX"]:
         assert opt in out, (opt, out)
 

@@ -77,7 +77,7 @@ Population::Options population(std::uint64_t count, std::uint64_t groups, std::u
 
 EngineOptions options(const Population::Options& p, net::Address server, Millis duration) {
   EngineOptions o;
-  o.server = server;
+  o.servers = {server};
   o.population = p;
   o.devices = Slice{0, p.count};
   o.traffic.login_rate = 2000;
@@ -222,6 +222,39 @@ TEST_CASE("engine: a wrong password population fails every login, refused") {
   CHECK(err(r, "login_refused") == 20);
   CHECK(c.login_rejected == 20);
   CHECK(r.totals.hb_sent == 0);
+}
+
+TEST_CASE("engine: several servers (a cluster's nodes): group members take them in turn, TCP and UDP alike") {
+  // 116 devices in 4 groups: device i is member i / 4 of group i mod 4, and uses server
+  // (i / 4) mod 2: the even members (15 of 29, 60 devices) the first, the odd ones (56) the
+  // second, so that a relay to the next member crosses. Devices 0-49 and 100-115 speak TCP
+  // (i mod 100 < 50), the rest UDP. Two independent platforms, each provisioned with
+  // everything: each counts the logins and heartbeats of its own share.
+  const auto p = population(116, 4);
+  const Population pop = *Population::make(p);
+  Platform first(pop), second(pop);
+  EngineOptions o = options(p, first.address(), 2000ms);
+  o.servers.push_back(second.address());
+  o.tcp_percent = 50;
+  const Report r = run(o);
+  const platform::Counters a = first.finish(), b = second.finish();
+  INFO("errors: " << errors_text(r));
+  CHECK(r.totals.login_ok == 116);
+  CHECK(r.totals.login_fail == 0);
+  CHECK(r.totals.connect_ok == 66);
+  CHECK(a.logins == 60);
+  CHECK(b.logins == 56);
+  CHECK(r.totals.hb_loss == 0);
+  CHECK(r.totals.hb_sent >= 116 * 3);  // 2 s at 500 ms
+  CHECK(r.totals.hb_acked == r.totals.hb_sent);
+  // Between them the servers saw exactly the logins and heartbeats; each one its own
+  // devices' (3 or 4 heartbeats each, as the ramp falls), not a round robin per device.
+  CHECK(a.frames_in + b.frames_in == 116 + r.totals.hb_sent);
+  CHECK(a.frames_in >= 60 * 4);
+  CHECK(a.frames_in <= 60 * 5);
+  CHECK(b.frames_in >= 56 * 4);
+  CHECK(b.frames_in <= 56 * 5);
+  CHECK(r.errors.empty());
 }
 
 TEST_CASE("engine: a server address that refuses connections: errors by kind 'refused'") {

@@ -108,14 +108,24 @@ int make_plan(const RunArgs& a, Plan& p) {
   p.slice = loadtest::shard_slice(shard, a.count);
   p.accounts_here = o.traffic.downlink > 0 && shard.k == 1;
 
-  auto hp = net::parse_host_port(a.server);
-  if (!hp) return usage_error("--server: " + hp.error().message);
-  auto addrs = net::resolve(*hp, false);
-  if (!addrs) {
-    cli::error(kProg, "--server " + a.server + ": " + addrs.error().message);
-    return cli::exit_code(addrs.error());
+  // One platform address, or a cluster's nodes separated by commas (EngineOptions::servers).
+  for (std::size_t at = 0; at <= a.server.size();) {
+    const std::size_t comma = std::min(a.server.find(',', at), a.server.size());
+    const std::string one = a.server.substr(at, comma - at);
+    at = comma + 1;
+    if (one.empty())
+      return usage_error("--server '" + a.server + "': an empty address (expected HOST:PORT, or HOST:PORT,HOST:PORT,… for a cluster's nodes)");
+    auto hp = net::parse_host_port(one);
+    if (!hp) return usage_error("--server: " + hp.error().message);  // it quotes `one`
+    auto addrs = net::resolve(*hp, false);
+    if (!addrs) {
+      cli::error(kProg, "--server " + one + ": " + addrs.error().message);
+      return cli::exit_code(addrs.error());
+    }
+    if (!o.servers.empty() && addrs->front().family() != o.servers.front().family())
+      return usage_error("--server " + one + ": not of the first server's address family (IPv4 and IPv6 are not mixed)");
+    o.servers.push_back(addrs->front());
   }
-  o.server = addrs->front();
   return -1;
 }
 
@@ -145,8 +155,8 @@ int preflight(const RunArgs& a, Plan& p) {
     if (!s) return usage_error(s.error().message);
     sources = *s;
     plan.unbindable = loadtest::probe_bind(sources);
-  } else if (o.server.family() == AF_INET &&
-             (ntohl(reinterpret_cast<const sockaddr_in*>(o.server.sockaddr_ptr())->sin_addr.s_addr) >> 24) == 127) {
+  } else if (o.servers.front().family() == AF_INET &&
+             (ntohl(reinterpret_cast<const sockaddr_in*>(o.servers.front().sockaddr_ptr())->sin_addr.s_addr) >> 24) == 127) {
     const std::uint64_t ports = std::uint64_t{limits.port_high} - limits.port_low + 1;
     if (const auto n = loadtest::auto_source_count(p.descriptors, ports)) {
       sources.ranges.push_back({0x7F000002u, static_cast<std::uint32_t>(0x7F000002u + std::min<std::uint64_t>(n, 1u << 20) - 1)});
@@ -217,7 +227,12 @@ Command add_run_command(CLI::App& app) {
       "run",
       "simulate a provisioned population against a platform: logins at --rate, heartbeats, relay, uplink, downlink "
       "and churn traffic for --duration, latencies from each operation's intended time; the report goes to stdout");
-  c->add_option("-s,--server", a->server, "the platform, HOST:PORT (TCP and UDP)")->required()->type_name("HOST:PORT");
+  c->add_option("-s,--server", a->server,
+                "the platform, HOST:PORT (TCP and UDP); a cluster's nodes as HOST:PORT,HOST:PORT,…: device i uses node "
+                "(i / groups) mod nodes, so the members of a group take the nodes in turn and every relay crosses "
+                "from one node to the next")
+      ->required()
+      ->type_name("HOST:PORT[,…]");
   cli::add_count(*c, "-n,--count", a->count, "devices in the population (as provisioned)")->required();
   c->add_flag("--udp", a->udp, "every device speaks UDP (default: TCP)");
   cli::add_optional(*c, "--tcp-share", a->tcp_share,
