@@ -39,7 +39,11 @@ sources=${CL_SOURCES:-127.0.0.2-127.0.0.11}
 groups=${CL_GROUPS:-$((devices / 10))}  # groups of 10: each relay has 9 possible targets
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 
-echo "== capacity cluster: $devices TCP devices over $nodes m2m-server --cluster --reuseport nodes, relay $relay"
+if [ "$entry" = nodes ]; then
+  echo "== capacity cluster: $devices TCP devices over $nodes m2m-server --cluster nodes, each on its own port, every relay across nodes, relay $relay"
+else
+  echo "== capacity cluster: $devices TCP devices over $nodes m2m-server --cluster --reuseport nodes, relay $relay"
+fi
 cap_conditions
 echo "   nats:     $("$nats" --version 2>&1 | head -1), JetStream on, one server on loopback"
 

@@ -32,9 +32,21 @@ cap_conditions() {
     "somaxconn $(cat /proc/sys/net/core/somaxconn)"
   echo "   load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at $(date -u +%H:%M:%SZ);" \
     "server and tester share this machine"
+  CAP_CPU_START=$(head -1 /proc/stat)
 }
 
-cap_load() { echo "   load avg after: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+# The load after the run, and the share of the machine's time that went to steal (a virtual
+# machine's CPUs taken by the hypervisor for its other guests: the tail latencies of a run with
+# steal measure the neighbours as much as the platform) and to idle since cap_conditions.
+cap_load() {
+  echo "   load avg after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  [ -n "${CAP_CPU_START:-}" ] || return 0
+  printf '%s\n%s\n' "$CAP_CPU_START" "$(head -1 /proc/stat)" | awk '
+    { t = 0; for (i = 2; i <= 9; i++) t += $i; total[NR] = t; idle[NR] = $5; steal[NR] = $9 }
+    END { d = total[2] - total[1]; if (d > 0)
+      printf "   cpu time since the start: %.1f%% steal, %.1f%% idle (/proc/stat, all cores)\n",
+        100 * (steal[2] - steal[1]) / d, 100 * (idle[2] - idle[1]) / d }'
+}
 
 # A port of 127.0.0.1 free for TCP and for UDP (the server binds both).
 cap_port() {
