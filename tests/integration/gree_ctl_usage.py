@@ -20,7 +20,11 @@ def emulator(link, *args):
     p = subprocess.Popen([BIN, "emulate", "--link", link, "-t", "60s", *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     procs.append(p)
-    ev = json.loads(p.stdout.readline())  # "listening" comes first (bounded by -t)
+    line = p.stdout.readline()  # "listening" comes first (bounded by -t)
+    if not line:
+        p.wait(timeout=5)
+        raise AssertionError(f"emulate --link {link} did not start: rc={p.returncode} {p.stderr.read()}")
+    ev = json.loads(line)
     assert ev["event"] == "listening", ev
     return p, ev["device"]
 
@@ -57,12 +61,37 @@ def main(tmp):
           os.readlink(link) if os.path.islink(link) else "gone")
     rc, out, err = run("-d", link, "--state-dir", state, "status")
     check("the first emulator still answers", rc == 0 and json.loads(out)["address"] == 1023, f"rc={rc} {err}")
-    # a link left by a killed emulator points nowhere: the next emulator replaces it
+    # a link left by a killed emulator points nowhere (its pty vanished with it): the next
+    # emulator replaces it. (Another program may already hold the same /dev/pts/N: the case
+    # below, which must be replaced just the same.)
     first.kill()
     first.wait(timeout=5)
-    check("a killed emulator leaves a dangling link", os.path.islink(link) and not os.path.exists(link), link)
-    third, dev3 = emulator(link, "--units", "1023")
-    check("a dangling link is replaced", os.readlink(link) == dev3, os.readlink(link))
+    check("a killed emulator leaves its link", os.path.islink(link) and os.readlink(link) == dev, link)
+    killed, killed_dev = emulator(link, "--units", "1023")
+    check("a killed emulator's link is replaced", os.readlink(link) == killed_dev, os.readlink(link))
+    # the kernel gives a dead emulator's /dev/pts/N to the next program that opens a pty: the
+    # link then points to a live terminal that is not an emulator's, and must still be replaced
+    killed.kill()
+    killed.wait(timeout=5)
+    held = []
+    try:
+        while not os.path.exists(link) and len(held) < 128:
+            held.append(os.openpty())
+        check("the dead emulator's pty is in use again", os.path.exists(link), f"{link} -> {os.readlink(link)}")
+        third, dev3 = emulator(link, "--units", "1023")
+        check("a link to a dead emulator's reused pty is replaced", os.readlink(link) == dev3, os.readlink(link))
+        # but a link to a live terminal that no emulator made is never taken over
+        held.append(os.openpty())
+        own, own_tty = os.path.join(tmp, "own"), os.ttyname(held[-1][1])
+        os.symlink(own_tty, own)
+        r = subprocess.run([BIN, "emulate", "--link", own, "-t", "5s"], capture_output=True, text=True, timeout=20)
+        check("a link to another program's terminal is refused", r.returncode == 1 and "in use" in r.stderr,
+              f"rc={r.returncode} {r.stderr}")
+        check("that link is left alone", os.readlink(own) == own_tty, os.readlink(own))
+    finally:
+        for m, s in held:
+            os.close(m)
+            os.close(s)
 
     # --- -v: one line per frame -------------------------------------------------------------
     rc, out, err = run("-d", link, "--state-dir", state, "-v", "status")

@@ -1,11 +1,15 @@
 // `gree-ctl emulate`: one or more Gree units on a pseudo-terminal (or an existing port), for
 // trying gree-ctl and scripts without an air conditioner. The behaviour of the units lives
 // in lib/gree/unit_model; this file is the line: pacing, fault injection, the JSON log.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -28,26 +32,50 @@ std::string read_link(const std::string& path) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-// The --link symlink. Another program's link is never replaced: only a dangling one, left by
-// an emulator that was killed before it could clean up (a pty's /dev/pts/N vanishes with its
-// owner). On exit the link is removed only while it still points to this emulator's pty.
+// The --link symlink. Another program's link is never replaced: only one left by an emulator
+// that was killed before it could clean up. That is a dangling link (a pty's /dev/pts/N
+// vanishes with its owner), or one whose /dev/pts/N the kernel has since given to another
+// program: so each emulator keeps a record of its link, named after the link's absolute path
+// in $XDG_RUNTIME_DIR (or /tmp), holding the pty it points to, locked (flock) while it runs.
+// An unlocked record naming the link's current target says its emulator is gone. On exit
+// the link is removed only while it still points to this emulator's pty.
 class LinkGuard {
  public:
   LinkGuard() = default;
   LinkGuard(const LinkGuard&) = delete;
   LinkGuard& operator=(const LinkGuard&) = delete;
   ~LinkGuard() {
-    if (!path_.empty() && read_link(path_) == target_) ::unlink(path_.c_str());
+    if (!path_.empty() && read_link(path_) == target_) {
+      ::unlink(path_.c_str());
+      if (record_fd_ >= 0) ::unlink(record_.c_str());
+    } else if (path_.empty() && record_fd_ >= 0 && fresh_record_) {
+      ::unlink(record_.c_str());  // refused before linking: leave no empty record behind
+    }
+    if (record_fd_ >= 0) ::close(record_fd_);  // and the lock with it
   }
   Outcome<void> create(const std::string& link, const std::string& target) {
+    record_ = record_path(link);
+    record_fd_ = ::open(record_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    std::string recorded;  // the pty of a dead emulator that made this link, if one did
+    if (record_fd_ >= 0 && ::flock(record_fd_, LOCK_EX | LOCK_NB) == 0) {
+      char buf[256];
+      const ssize_t n = ::pread(record_fd_, buf, sizeof buf, 0);
+      if (n > 0) recorded.assign(buf, static_cast<std::size_t>(n));
+      fresh_record_ = recorded.empty();
+    } else if (record_fd_ >= 0) {
+      ::close(record_fd_);  // a live emulator holds it: its link (below) is in use
+      record_fd_ = -1;
+    }
     struct stat st{};
     if (::lstat(link.c_str(), &st) == 0) {
       if (!S_ISLNK(st.st_mode)) return failed(Exit::failure, link + " exists and is not a symlink: not replacing it", "io");
-      // A live target that is not our own new pty (the kernel reuses a dead emulator's number).
+      // A live target that is not our own new pty (the kernel reuses a dead emulator's
+      // number) nor a dead emulator's recorded one (given to another program since).
       struct stat to{};
-      if (::stat(link.c_str(), &to) == 0 && read_link(link) != target)
+      const std::string current = read_link(link);
+      if (::stat(link.c_str(), &to) == 0 && current != target && (recorded.empty() || current != recorded))
         return failed(Exit::failure,
-                      link + " already links to " + read_link(link) +
+                      link + " already links to " + current +
                           ", which is in use (another gree-ctl emulate?): not replacing it. Stop that emulator, or choose "
                           "another --link path",
                       "link_in_use");
@@ -57,11 +85,36 @@ class LinkGuard {
       return failed(Exit::failure, "symlink " + link + ": " + std::strerror(errno), "io");
     path_ = link;
     target_ = target;
+    if (record_fd_ >= 0 && (::ftruncate(record_fd_, 0) != 0 ||
+                            ::pwrite(record_fd_, target.data(), target.size(), 0) != static_cast<ssize_t>(target.size()))) {
+      ::close(record_fd_);  // no record: a later emulator treats a reused pty as in use (safe)
+      ::unlink(record_.c_str());
+      record_fd_ = -1;
+    }
     return {};
   }
 
  private:
-  std::string path_, target_;
+  // $XDG_RUNTIME_DIR (or /tmp)/gree-ctl-emulate-<FNV-1a 64 of the link's absolute path>.lock
+  static std::string record_path(const std::string& link) {
+    std::string abs = link;
+    const std::size_t slash = link.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : link.substr(0, slash));
+    if (char* real = ::realpath(dir.c_str(), nullptr)) {
+      abs = std::string(real) + "/" + (slash == std::string::npos ? link : link.substr(slash + 1));
+      std::free(real);
+    }
+    std::uint64_t h = 14695981039346656037ull;
+    for (const unsigned char c : abs) h = (h ^ c) * 1099511628211ull;
+    char name[64];
+    std::snprintf(name, sizeof name, "/gree-ctl-emulate-%016llx.lock", static_cast<unsigned long long>(h));
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    return std::string(runtime && *runtime ? runtime : "/tmp") + name;
+  }
+
+  std::string path_, target_, record_;
+  int record_fd_ = -1;
+  bool fresh_record_ = false;
 };
 
 void log(Json j) {
