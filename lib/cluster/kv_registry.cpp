@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <thread>
 
 #include "m2m/frame.hpp"
@@ -184,6 +185,10 @@ KvRecords& KvRecords::operator=(KvRecords&& o) noexcept {
 
 KvRecords::~KvRecords() { reset(); }
 
+void KvRecords::close() noexcept {
+  if (nc_) natsConnection_Close(nc_);
+}
+
 void KvRecords::reset() noexcept {
   if (kv_) kvStore_Destroy(kv_);
   if (js_) jsCtx_Destroy(js_);
@@ -259,12 +264,30 @@ struct KvFollower::Change {
 };
 
 // The store thread's side: the watcher (made again after a reconnect), and what it read.
+//
+// A watcher is never stopped while its connection is open. nats.c 3.4 (and its main branch as
+// of 2026-12) makes the watcher's ordered consumer again on a thread of its own after every
+// reconnect, and frees the consumer's name there; kvWatcher_Destroy on an open connection
+// deletes the consumer by that name, read under the subscription's lock but used after it
+// (jsSub_deleteConsumer): a use-after-free when the two meet, which AddressSanitizer caught in
+// the cluster_registry test. On a closed connection the unsubscribe stops at "closed" and
+// deletes nothing (the server drops an ephemeral consumer without interest by itself). So the
+// watch starts again on a new connection, the old one closed first; and at the end the
+// connection is closed before the watcher goes (this runs before the writer's store is
+// destroyed: BasicStoreWriter declares the store first).
 struct KvFollower::Watch {
   kvWatcher* w = nullptr;
+  KvRecords* store = nullptr;  // the writer's store, whose connection w uses
+  bool broken = false;         // w ended or failed: start again (on a new connection)
+  bool reported = false;       // a failure to start again was reported (once until it works)
   std::chrono::steady_clock::time_point retry_at{};  // after a failed attempt to watch again
-  ~Watch() {
-    if (w) kvWatcher_Destroy(w);
+  void drop() {
+    if (!w) return;
+    if (store) store->close();
+    kvWatcher_Destroy(w);
+    w = nullptr;
   }
+  ~Watch() { drop(); }
 };
 
 namespace {
@@ -322,21 +345,33 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
     std::vector<Change> changes;
     std::vector<Error> errors;
     std::shared_ptr<platform::RegistrySnapshot> full;
-    if (reconnected->exchange(false) || !watch->w) {
-      if (watch->w) kvWatcher_Destroy(watch->w);
-      watch->w = nullptr;
+    watch->store = &kv;
+    if (reconnected->exchange(false) || watch->broken || !watch->w) {
       if (std::chrono::steady_clock::now() < watch->retry_at) {
         std::this_thread::sleep_for(std::chrono::milliseconds(kWatchWaitMs));
         reconnected->store(true);  // still to do
         return {};
       }
       watch->retry_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      auto failed = [self, watch](Error e) -> platform::BasicStoreWriter<KvRecords>::Completion {
+        if (std::exchange(watch->reported, true)) return {};
+        return [self, e = std::move(e)] {
+          if (self->hooks_.failed) self->hooks_.failed(e);
+        };
+      };
+      // A new connection first (while NATS is still away, the old one and its watcher stay).
+      auto fresh = KvRecords::open(kv.url(), KvRecords::Open::existing, std::chrono::seconds(2), reconnected);
+      if (!fresh) {
+        watch->broken = true;
+        return failed(fresh.error());
+      }
+      watch->drop();  // closes the old connection, then stops its watcher
+      kv = std::move(*fresh);
+      watch->broken = false;
       natsStatus st = kvStore_WatchAll(&watch->w, kv.kv(), nullptr);  // deletes too: removals are changes
       if (st != NATS_OK) {
         watch->w = nullptr;
-        return [self, e = nats_failed("watching the registry bucket again", st)] {
-          if (self->hooks_.failed) self->hooks_.failed(e);
-        };
+        return failed(nats_failed("watching the registry bucket again", st));
       }
       full = std::make_shared<platform::RegistrySnapshot>();
       auto rr = initial_values(watch->w, [&](kvEntry* e) -> Result<void> {
@@ -350,21 +385,17 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
         return {};
       });
       if (!rr) {
-        kvWatcher_Destroy(watch->w);
-        watch->w = nullptr;  // tried again on the next round
-        return [self, e = rr.error()] {
-          if (self->hooks_.failed) self->hooks_.failed(e);
-        };
+        watch->broken = true;  // tried again on the next round
+        return failed(rr.error());
       }
+      watch->reported = false;
     }
     for (int wait = kWatchWaitMs; changes.size() < kBatch; wait = 1) {
       kvEntry* e = nullptr;
       natsStatus st = kvWatcher_Next(&e, watch->w, wait);
       if (st == NATS_TIMEOUT) break;
       if (st != NATS_OK) {
-        // The watcher ended (the connection closed): a new one after the reconnect.
-        kvWatcher_Destroy(watch->w);
-        watch->w = nullptr;
+        watch->broken = true;  // the watcher ended: a new one on the next round
         break;
       }
       if (!e) continue;  // the end of the initial values (none are expected here)

@@ -11,7 +11,8 @@
 // before it serves, then a watcher whose changes are applied on the loop's thread, record by
 // record (registry_sync.hpp), with the same revocations as a file reload. After NATS comes
 // back (a reconnect) the follower reads the whole bucket again, so a change made while it was
-// away is not missed.
+// away is not missed; it does so on a new connection, never stopping a watcher on a live one
+// (kv_registry.cpp, KvFollower::Watch, says why).
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,9 @@ class KvRecords final : public platform::RecordStore {
   Result<platform::RegistrySnapshot> snapshot();
   __kvStore* kv() const { return kv_; }
   const std::string& url() const { return url_; }
+  // Closes the connection (the handles stay valid until this object goes): what was in flight
+  // fails, and nothing more is sent.
+  void close() noexcept;
 
  private:
   KvRecords() = default;

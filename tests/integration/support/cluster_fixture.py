@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -84,6 +85,7 @@ class Cluster:
         self.listen = listen  # one address for every node (with --reuseport in args)
         self.args = list(args) + ["--cluster-heartbeat", heartbeat]
         self.nodes = []
+        self.ended = set()  # nodes the test itself killed or stopped
 
     def node_args(self, i):
         return ["--cluster", self.nats.url, "--node", "n%d" % i] + self.args
@@ -128,6 +130,13 @@ class Cluster:
         return self
 
     def __exit__(self, *exc):
+        # A node that ended on its own (a crash, a sanitizer report) says so, with its stderr:
+        # otherwise a test sees only a refused connection.
+        for i, srv in enumerate(self.nodes):
+            proc = getattr(srv, "proc", None)
+            if i not in self.ended and proc is not None and proc.poll() is not None:
+                sys.stderr.write("cluster node n%d ended by itself (exit %d); its stderr:\n%s\n"
+                                 % (i, proc.returncode, proc.stderr.read()))
         for srv in self.nodes:
             try:
                 if srv.proc.poll() is None:
@@ -140,8 +149,10 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def kill_node(self, i):
+        self.ended.add(i)
         os.kill(self.nodes[i].proc.pid, signal.SIGKILL)
         self.nodes[i].proc.wait()
 
     def stop_node(self, i):
+        self.ended.add(i)
         return stop_process(self.nodes[i].proc)
