@@ -21,6 +21,7 @@ constexpr std::string_view kDevicePrefix = "device.", kAccountPrefix = "account.
 constexpr int kInitialWaitMs = 5000;  // for each initial value: the bucket answers at once, or is not there
 constexpr int kWatchWaitMs = 50;      // a write job waits at most this long behind the watcher
 constexpr std::size_t kBatch = 4096;  // changes handed to the loop at a time
+constexpr std::chrono::seconds kFollowerConnectTimeout{2};  // the follower's connection, at start and after a reconnect
 
 Error nats_failed(const std::string& what, natsStatus s) {
   const char* last = nats_GetLastError(nullptr);
@@ -312,7 +313,7 @@ std::optional<std::uint64_t> id_of(std::string_view key, bool& device) {
 
 Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, platform::Registry& reg, Hooks hooks) {
   std::unique_ptr<KvFollower> f(new KvFollower(reg, std::move(hooks)));
-  auto store = KvRecords::open(url, KvRecords::Open::existing, std::chrono::seconds(2), &f->reconnected_);
+  auto store = KvRecords::open(url, KvRecords::Open::existing, kFollowerConnectTimeout, &f->reconnected_);
   if (!store) return unexpected(store.error());
   // The watcher first, then its initial values: a change made after they were read arrives as
   // an update, so none is lost between the load and the follow.
@@ -360,7 +361,7 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
         };
       };
       // A new connection first (while NATS is still away, the old one and its watcher stay).
-      auto fresh = KvRecords::open(kv.url(), KvRecords::Open::existing, std::chrono::seconds(2), reconnected);
+      auto fresh = KvRecords::open(kv.url(), KvRecords::Open::existing, kFollowerConnectTimeout, reconnected);
       if (!fresh) {
         watch->broken = true;
         return failed(fresh.error());
