@@ -47,8 +47,7 @@ def test_slow_reader_is_disconnected():
     with Server(DEVICES, args=["--max-send-queue", "16k"]) as srv:
         sender = Peer(srv.port, A)
         assert sender.login(password("a")).status == OK
-        sleeper = Peer(srv.port, B)
-        sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper = Peer(srv.port, B, rcvbuf=4096)
         assert sleeper.login(password("b")).status == OK
         payload = b"\x00" * 1300
         deadline = time.monotonic() + 30

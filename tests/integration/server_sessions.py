@@ -63,8 +63,7 @@ def test_relay_to_oneself_that_overflows_the_queue_closes_cleanly():
     with Server(DEVICES, args=["--max-send-queue", "4k"]) as srv:
         other = Peer(srv.port, OTHER)
         assert other.login(password("456")).status == OK
-        me = Peer(srv.port, DEV)
-        me.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        me = Peer(srv.port, DEV, rcvbuf=4096)
         me.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assert me.login(password("123")).status == OK
         payload = struct.pack(">Q", DEV) + b"\x00" * 1200

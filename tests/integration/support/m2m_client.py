@@ -123,7 +123,11 @@ def password(text):
 class Peer:
     """A device or client over TCP or UDP. Remembers its token after a login."""
 
-    def __init__(self, port, device, udp=False, host="127.0.0.1"):
+    def __init__(self, port, device, udp=False, host="127.0.0.1", rcvbuf=None):
+        """rcvbuf: a small receive buffer, set before the connection so that the window is
+        small from the first segment, as on a small device. Shrinking it on a connected socket
+        retracts a window already advertised: Linux 6.18 then drops the peer's segments as
+        beyond the window, pure ACKs included, and both ends retransmit for minutes."""
         self.addr = (host, port)
         self.device = device
         self.udp = udp
@@ -135,7 +139,12 @@ class Peer:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.bind(("127.0.0.1", 0))
         else:
-            self.sock = socket.create_connection(self.addr, timeout=5)
+            family, kind, proto, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            self.sock = socket.socket(family, kind, proto)
+            if rcvbuf:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(5)
+            self.sock.connect(where)
 
     def close(self):
         self.sock.close()
