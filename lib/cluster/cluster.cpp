@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "m2m/frame.hpp"
@@ -20,6 +21,7 @@ constexpr std::uint16_t kAllNodes = 0xFFFF;
 constexpr std::size_t kMaxQueued = 1 << 20;         // messages waiting for the loop; beyond: dropped, counted
 constexpr std::size_t kSnapshotChunk = 20000;        // presences per snapshot message (~460 KB < NATS's 1 MB)
 constexpr std::uint64_t kTagEvent = 1, kTagSocket = 2;  // epoll_event.data of the node's two descriptors
+constexpr int kLibraryCloseWaitMs = 30000;         // ~Cluster: nats.c's threads gone (ms in practice)
 
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   static_cast<Cluster*>(closure)->post(Cluster::Note::message, natsMsg_GetData(msg),
@@ -137,8 +139,12 @@ Cluster::~Cluster() {
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
     // nats.c's threads may still be about to call post() (the closed callback): wait until
-    // the library's threads are gone before this object is (one Cluster per process).
-    nats_CloseAndWait(2000);
+    // the library's threads are gone before this object is (one Cluster per process). Every
+    // NATS object is destroyed by now, so this ends in milliseconds; the bound only keeps a
+    // stopping node from hanging on a library defect, and says so.
+    if (natsStatus s = nats_CloseAndWait(kLibraryCloseWaitMs); s != NATS_OK)
+      std::fprintf(stderr, "m2m-server: warning: the NATS library did not stop within %d s (%s)\n",
+                   kLibraryCloseWaitMs / 1000, natsStatus_GetText(s));
   }
   if (event_fd_ >= 0) ::close(event_fd_);
   if (ep_ >= 0) ::close(ep_);

@@ -3,6 +3,8 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <thread>
@@ -31,6 +33,15 @@ Error nats_failed(const std::string& what, natsStatus s) {
 }
 
 void on_reconnected(natsConnection*, void* closure) { static_cast<std::atomic<bool>*>(closure)->store(true); }
+
+// A reconnect flag that outlives its follower (kv_registry.hpp): from a pool that is never
+// freed, reachable from a static, so nats.c may set it at any time until the process ends.
+std::atomic<bool>* new_reconnect_flag() {
+  static std::mutex mu;
+  static auto* pool = new std::deque<std::atomic<bool>>();
+  std::lock_guard lock(mu);
+  return &pool->emplace_back(false);
+}
 
 // One record from a bucket entry: the key says which, the value is its CSV row.
 struct Parsed {
@@ -279,6 +290,7 @@ struct KvFollower::Change {
 struct KvFollower::Watch {
   kvWatcher* w = nullptr;
   KvRecords* store = nullptr;  // the writer's store, whose connection w uses
+  bool finished = false;       // the follower is going: the idle job does nothing more
   bool broken = false;         // w ended or failed: start again (on a new connection)
   bool reported = false;       // a failure to start again was reported (once until it works)
   std::chrono::steady_clock::time_point retry_at{};  // after a failed attempt to watch again
@@ -313,11 +325,13 @@ std::optional<std::uint64_t> id_of(std::string_view key, bool& device) {
 
 Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, platform::Registry& reg, Hooks hooks) {
   std::unique_ptr<KvFollower> f(new KvFollower(reg, std::move(hooks)));
-  auto store = KvRecords::open(url, KvRecords::Open::existing, kFollowerConnectTimeout, &f->reconnected_);
+  auto store = KvRecords::open(url, KvRecords::Open::existing, kFollowerConnectTimeout, f->reconnected_);
   if (!store) return unexpected(store.error());
   // The watcher first, then its initial values: a change made after they were read arrives as
-  // an update, so none is lost between the load and the follow.
+  // an update, so none is lost between the load and the follow. Declared after `store`, the
+  // watch goes first on a failure below, and closes the connection before its watcher.
   auto watch = std::make_shared<Watch>();
+  watch->store = &*store;
   natsStatus s = kvStore_WatchAll(&watch->w, store->kv(), nullptr);
   if (s != NATS_OK) return unexpected(nats_failed("--cluster: watching the registry bucket", s));
   std::vector<Error> bad;
@@ -339,7 +353,7 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
     if (f->hooks_.failed) f->hooks_.failed(e);
 
   KvFollower* self = f.get();
-  std::atomic<bool>* reconnected = &f->reconnected_;
+  std::atomic<bool>* reconnected = f->reconnected_;
   // The idle job: wait briefly for the next change, take what else is there, hand the batch to
   // the loop. After a reconnect: a new watcher, and its initial values as a whole snapshot.
   auto idle = [self, watch, reconnected](KvRecords& kv) -> platform::BasicStoreWriter<KvRecords>::Completion {
@@ -347,6 +361,7 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
     std::vector<Error> errors;
     std::shared_ptr<platform::RegistrySnapshot> full;
     watch->store = &kv;
+    if (watch->finished) return {};
     if (reconnected->exchange(false) || watch->broken || !watch->w) {
       if (std::chrono::steady_clock::now() < watch->retry_at) {
         std::this_thread::sleep_for(std::chrono::milliseconds(kWatchWaitMs));
@@ -427,12 +442,31 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
       self->apply(changes);
     };
   };
+  // The store moves into the writer: until the idle job names it again, the watch knows no
+  // store (the end job below names it before it stops the watcher).
+  watch->store = nullptr;
+  f->watch_ = watch;
   f->writer_ = std::make_unique<platform::BasicStoreWriter<KvRecords>>(std::move(*store), std::chrono::milliseconds(0),
                                                                        std::move(idle));
   return f;
 }
 
-KvFollower::~KvFollower() { writer_.reset(); }
+KvFollower::KvFollower(platform::Registry& reg, Hooks hooks)
+    : reg_(reg), hooks_(std::move(hooks)), reconnected_(new_reconnect_flag()) {}
+
+// The last job stops the watcher on the store thread, its connection closed first (Watch),
+// whether or not an idle job ever ran; the writer runs it before it stops.
+KvFollower::~KvFollower() {
+  if (writer_ && watch_) {
+    writer_->submit([watch = watch_](KvRecords& kv) -> platform::BasicStoreWriter<KvRecords>::Completion {
+      watch->store = &kv;
+      watch->finished = true;
+      watch->drop();
+      return {};
+    });
+  }
+  writer_.reset();
+}
 
 void KvFollower::apply(const std::vector<Change>& changes) {
   if (changes.empty()) return;

@@ -99,12 +99,16 @@ class KvFollower final : public platform::RegistryFollower {
   struct Change;
 
  private:
-  KvFollower(platform::Registry& reg, Hooks hooks) : reg_(reg), hooks_(std::move(hooks)) {}
+  KvFollower(platform::Registry& reg, Hooks hooks);
   void apply(const std::vector<Change>& changes);
 
   platform::Registry& reg_;
   Hooks hooks_;
-  std::atomic<bool> reconnected_{false};  // set by nats.c's thread; outlives the connection
+  // Set by nats.c's callback thread. A reconnect callback queued just before the connection
+  // closed may still run after this follower is gone, so the flag is never freed (one per
+  // follower: a byte each, from a pool that lives as long as the process).
+  std::atomic<bool>* reconnected_;
+  std::shared_ptr<Watch> watch_;  // shared with the idle job; stopped by a last job at the end
   std::unique_ptr<platform::BasicStoreWriter<KvRecords>> writer_;  // last: its thread stops first
 };
 
