@@ -285,8 +285,8 @@ struct KvFollower::Change {
 // the cluster_registry test. On a closed connection the unsubscribe stops at "closed" and
 // deletes nothing (the server drops an ephemeral consumer without interest by itself). So the
 // watch starts again on a new connection, the old one closed first; and at the end the
-// connection is closed before the watcher goes (this runs before the writer's store is
-// destroyed: BasicStoreWriter declares the store first).
+// connection is closed before the watcher goes (the last job ~KvFollower gives the store
+// thread; a failed start() does the same with the store it opened).
 struct KvFollower::Watch {
   kvWatcher* w = nullptr;
   KvRecords* store = nullptr;  // the writer's store, whose connection w uses
