@@ -289,18 +289,17 @@ struct KvFollower::Change {
 // thread; a failed start() does the same with the store it opened).
 struct KvFollower::Watch {
   kvWatcher* w = nullptr;
-  KvRecords* store = nullptr;  // the writer's store, whose connection w uses
   bool finished = false;       // the follower is going: the idle job does nothing more
   bool broken = false;         // w ended or failed: start again (on a new connection)
   bool reported = false;       // a failure to start again was reported (once until it works)
   std::chrono::steady_clock::time_point retry_at{};  // after a failed attempt to watch again
-  void drop() {
+  // `store`: the one whose connection w uses.
+  void drop(KvRecords& store) {
     if (!w) return;
-    if (store) store->close();
+    store.close();
     kvWatcher_Destroy(w);
     w = nullptr;
   }
-  ~Watch() { drop(); }
 };
 
 namespace {
@@ -328,10 +327,8 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
   auto store = KvRecords::open(url, KvRecords::Open::existing, kFollowerConnectTimeout, f->reconnected_);
   if (!store) return unexpected(store.error());
   // The watcher first, then its initial values: a change made after they were read arrives as
-  // an update, so none is lost between the load and the follow. Declared after `store`, the
-  // watch goes first on a failure below, and closes the connection before its watcher.
+  // an update, so none is lost between the load and the follow.
   auto watch = std::make_shared<Watch>();
-  watch->store = &*store;
   natsStatus s = kvStore_WatchAll(&watch->w, store->kv(), nullptr);
   if (s != NATS_OK) return unexpected(nats_failed("--cluster: watching the registry bucket", s));
   std::vector<Error> bad;
@@ -347,7 +344,10 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
     }
     return {};
   });
-  if (!r) return unexpected(r.error());
+  if (!r) {
+    watch->drop(*store);
+    return unexpected(r.error());
+  }
   (void)platform::apply_snapshot(reg, snap);
   for (const Error& e : bad)
     if (f->hooks_.failed) f->hooks_.failed(e);
@@ -360,7 +360,6 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
     std::vector<Change> changes;
     std::vector<Error> errors;
     std::shared_ptr<platform::RegistrySnapshot> full;
-    watch->store = &kv;
     if (watch->finished) return {};
     if (reconnected->exchange(false) || watch->broken || !watch->w) {
       if (std::chrono::steady_clock::now() < watch->retry_at) {
@@ -381,7 +380,7 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
         watch->broken = true;
         return failed(fresh.error());
       }
-      watch->drop();  // closes the old connection, then stops its watcher
+      watch->drop(kv);  // closes the old connection, then stops its watcher
       kv = std::move(*fresh);
       watch->broken = false;
       natsStatus st = kvStore_WatchAll(&watch->w, kv.kv(), nullptr);  // deletes too: removals are changes
@@ -442,9 +441,6 @@ Result<std::unique_ptr<KvFollower>> KvFollower::start(const std::string& url, pl
       self->apply(changes);
     };
   };
-  // The store moves into the writer: until the idle job names it again, the watch knows no
-  // store (the end job below names it before it stops the watcher).
-  watch->store = nullptr;
   f->watch_ = watch;
   f->writer_ = std::make_unique<platform::BasicStoreWriter<KvRecords>>(std::move(*store), std::chrono::milliseconds(0),
                                                                        std::move(idle));
@@ -459,9 +455,8 @@ KvFollower::KvFollower(platform::Registry& reg, Hooks hooks)
 KvFollower::~KvFollower() {
   if (writer_ && watch_) {
     writer_->submit([watch = watch_](KvRecords& kv) -> platform::BasicStoreWriter<KvRecords>::Completion {
-      watch->store = &kv;
       watch->finished = true;
-      watch->drop();
+      watch->drop(kv);
       return {};
     });
   }

@@ -3,7 +3,6 @@ affect another; a frame split across many writes is reassembled; a reader that n
 is disconnected once its bounded send queue is full."""
 import os
 import random
-import socket
 import struct
 import sys
 import time
